@@ -1,0 +1,128 @@
+"""The :class:`Codec` interface every ncodec codec implements.
+
+A codec turns media into an ncodec container and back::
+
+    data = codec.encode(media, quality)   # bytes: a complete .ncd file
+    media = codec.decode(data)
+
+Subclasses implement :meth:`_encode` (media -> named payload chunks + header params) and
+:meth:`_decode` (container -> media). The base class does everything common: media-kind
+and quality checks, the container, codec-version and weights checks, and the conversion of
+any failure inside a decoder into a :class:`CorruptStreamError`.
+"""
+
+from __future__ import annotations
+
+from abc import ABC, abstractmethod
+from typing import Any, ClassVar, Optional
+
+from ncodec.container import Container
+from ncodec.errors import (
+    CorruptStreamError,
+    FormatError,
+    MediaError,
+    NcodecError,
+    QualityError,
+    UnsupportedVersionError,
+    WeightsMismatchError,
+)
+from ncodec.media import Audio, Image, Media, Video
+
+_MEDIA_TYPES = {"image": Image, "video": Video, "audio": Audio}
+
+
+class Codec(ABC):
+    """Base class of all codecs. Class attributes describe the codec for the registry and CLI."""
+
+    name: ClassVar[str]
+    kind: ClassVar[str]  # "image" | "video" | "audio"
+    version: ClassVar[int] = 1
+    quality_range: ClassVar[tuple[float, float]]
+    default_quality: ClassVar[float]
+    quality_unit: ClassVar[str] = ""
+    #: True when larger quality values mean more bits (all built-in codecs).
+    lossless: ClassVar[bool] = False
+    learned: ClassVar[bool] = False
+    description: ClassVar[str] = ""
+
+    # ---------------------------------------------------------------- describing
+    def settings(self) -> dict[str, Any]:
+        """Encoder settings that a result depends on (shown by ``ncodec codecs``)."""
+        return {}
+
+    def weights_hash(self) -> Optional[str]:
+        """SHA-256 of the model weights for learned codecs, else None."""
+        return None
+
+    def check_quality(self, quality: Optional[float]) -> float:
+        if quality is None:
+            return float(self.default_quality)
+        lo, hi = self.quality_range
+        try:
+            q = float(quality)
+        except (TypeError, ValueError):
+            raise QualityError(f"quality must be a number, got {quality!r}") from None
+        if not (lo <= q <= hi):
+            raise QualityError(f"quality {quality} is outside {self.name}'s range {lo:g}..{hi:g}"
+                               + (f" ({self.quality_unit})" if self.quality_unit else ""))
+        return q
+
+    # ---------------------------------------------------------------- encoding
+    def encode(self, media: Media, quality: Optional[float] = None) -> bytes:
+        """Encode ``media`` at ``quality`` into a complete ncodec container."""
+        expected = _MEDIA_TYPES[self.kind]
+        if not isinstance(media, expected):
+            raise MediaError(f"{self.name} codes {self.kind}, got {type(media).__name__}")
+        q = self.check_quality(quality)
+        chunks, params, meta = self._encode(media, q)
+        container = Container(codec=self.name, codec_version=self.version, media=meta,
+                              chunks=chunks, params=params, weights=self.weights_hash(), quality=q)
+        return container.to_bytes()
+
+    # ---------------------------------------------------------------- decoding
+    def decode(self, data: bytes | Container) -> Media:
+        """Decode a container made by this codec; raises only :class:`NcodecError` subclasses."""
+        c = data if isinstance(data, Container) else Container.from_bytes(data)
+        if c.codec != self.name:
+            raise FormatError(f"stream was made by codec {c.codec!r}, not {self.name!r}")
+        if c.codec_version > self.version:
+            raise UnsupportedVersionError(
+                f"{self.name} stream version {c.codec_version} is newer than this decoder ({self.version})")
+        if c.media.get("kind") != self.kind:
+            raise FormatError(f"{self.name} decodes {self.kind}, the header says {c.media.get('kind')}")
+        mine = self.weights_hash()
+        if c.weights != mine:
+            raise WeightsMismatchError(
+                f"stream was encoded with {self.name} weights {str(c.weights)[:12]}…, "
+                f"but the loaded weights are {str(mine)[:12]}…; load the matching weights")
+        try:
+            media = self._decode(c)
+        except NcodecError:
+            raise
+        except (MemoryError, RecursionError):
+            raise CorruptStreamError(f"{self.name} payload is corrupt (decoder exhausted resources)") from None
+        except Exception as exc:  # a third-party decoder choking on a damaged payload
+            raise CorruptStreamError(f"{self.name} payload is corrupt: {type(exc).__name__}: {exc}") from None
+        _check_matches(media, c.media, self.name)
+        return media
+
+    # ---------------------------------------------------------------- to implement
+    @abstractmethod
+    def _encode(self, media: Media, quality: float) -> tuple[dict[str, bytes], dict[str, Any], dict[str, Any]]:
+        """Return (chunks, params, media metadata for the header)."""
+
+    @abstractmethod
+    def _decode(self, container: Container) -> Media:
+        """Rebuild the media from a verified container."""
+
+    def __repr__(self) -> str:
+        return f"<{type(self).__name__} {self.name!r} ({self.kind})>"
+
+
+def _check_matches(media: Media, meta: dict[str, Any], name: str) -> None:
+    """A decoder must return exactly the media the header declares."""
+    if media.kind != meta["kind"]:
+        raise CorruptStreamError(f"{name} decoded {media.kind}, header declares {meta['kind']}")
+    got = media.metadata()["shape"]
+    if list(got) != list(meta["shape"]):
+        raise CorruptStreamError(f"{name} decoded shape {got}, header declares {meta['shape']}")
