@@ -76,20 +76,30 @@ class ConditionalPrior:
         return pmf_with_escape(dist.pmf_np(self.distribution, k, center, scale)), -r
 
     def scale_index(self, scales: torch.Tensor | np.ndarray) -> np.ndarray:
-        """Nearest scale level (in log domain) of each scale."""
-        s = np.clip(_np(scales).astype(np.float64), self.scale_min, self.scale_max)
-        return np.clip(np.rint((np.log(s) - self._log_min) / self._log_step), 0, self.num_scales - 1).astype(np.int64)
+        """Nearest scale level (in log domain) of each scale (NaN -> the largest level)."""
+        s = np.log(np.clip(_np(scales), self.scale_min, self.scale_max), dtype=np.float64)
+        s -= self._log_min
+        s *= 1.0 / self._log_step
+        idx = np.rint(s, out=s).astype(np.int64)
+        np.clip(idx, 0, self.num_scales - 1, out=idx)
+        return idx
 
     def _split(self, scales, means) -> tuple[np.ndarray, np.ndarray]:
-        idx = self.scale_index(scales) * self.mean_bins
+        """Table index (scale level x mean fraction) and integer mean part of each element."""
+        idx = self.scale_index(scales)
+        idx *= self.mean_bins
         if means is None:
             return idx, np.zeros(idx.shape, dtype=np.int64)
-        m = _np(means).astype(np.float64)
+        m = _np(means)
         if m.shape != idx.shape:
             raise ValueError(f"means shape {m.shape} != scales shape {idx.shape}")
-        mq = np.rint(np.clip(m, -2.0 ** 40, 2.0 ** 40) * self.mean_bins).astype(np.int64)
-        m_int = np.floor_divide(mq, self.mean_bins)
-        return idx + (mq - m_int * self.mean_bins), m_int
+        mq = np.clip(m, -2.0 ** 40, 2.0 ** 40, dtype=np.float64)
+        mq *= self.mean_bins
+        np.rint(mq, out=mq)
+        m_int = np.floor(mq / self.mean_bins)
+        mq -= m_int * self.mean_bins
+        idx += mq.astype(np.int64)
+        return idx, m_int.astype(np.int64)
 
     # ---------------------------------------------------------------- coding
     def encode(self, enc: Encoder, symbols: np.ndarray, scales, means=None) -> None:

@@ -16,7 +16,7 @@ probabilities always give the same integers, whatever the thread count or batch.
 
 from __future__ import annotations
 
-from typing import Any, Callable, Iterator, Optional, Sequence
+from typing import Any, Callable, NamedTuple, Optional, Sequence
 
 import constriction
 import numpy as np
@@ -132,74 +132,82 @@ class TableSet:
         return m
 
     # ------------------------------------------------------------------ grouping
-    def _groups(self, indexes: np.ndarray) -> Iterator[tuple[int, np.ndarray]]:
+    def _layout(self, indexes: np.ndarray) -> "_Layout":
+        """Sort symbols by table (stable radix sort); per-symbol offset and escape index."""
         idx = np.asarray(indexes).reshape(-1)
-        if idx.size and (idx.min() < 0 or idx.max() >= self._size):
+        if idx.size and (int(idx.min()) < 0 or int(idx.max()) >= self._size):
             raise ValueError(f"table index outside 0..{self._size - 1}")
         key = idx.astype(np.int16 if self._size < 1 << 15 else np.int32)
         order = np.argsort(key, kind="stable")
-        sorted_idx = idx[order]
-        cuts = np.flatnonzero(np.diff(sorted_idx)) + 1
-        starts = np.concatenate([[0], cuts])
-        ends = np.concatenate([cuts, [idx.size]])
-        for a, b in zip(starts, ends):
-            if b > a:
-                yield int(sorted_idx[a]), order[a:b]
+        sidx = key[order]
+        starts = np.flatnonzero(np.diff(sidx, prepend=-1))
+        ends = np.append(starts[1:], idx.size)
+        used = sidx[starts].astype(np.int64)
+        off = np.zeros(self._size, dtype=np.int64)
+        nreg = np.zeros(self._size, dtype=np.int64)
+        for t in used.tolist():
+            off[t] = self.offset(t)
+            nreg[t] = self.pmf(t).size - 1
+        return _Layout(order, sidx, starts, ends, used, off[sidx], nreg[sidx])
 
     # ------------------------------------------------------------------ coding
     def encode(self, enc: Encoder, values: np.ndarray, indexes: np.ndarray) -> None:
         """Code integer ``values`` with table ``indexes`` (same shape)."""
-        values = np.asarray(values).reshape(-1).astype(np.int64)
+        values = np.asarray(values).reshape(-1)
         if values.size != np.size(indexes):
             raise ValueError("values and indexes must have the same size")
-        esc_pos, esc_lo, esc_hi = [], [], []
-        for t, pos in self._groups(indexes):
-            n_reg = self.pmf(t).size - 1
-            v = values[pos] - self.offset(t)
-            esc = (v < 0) | (v >= n_reg)
-            enc.encode(np.where(esc, n_reg, v).astype(np.int32), self.model(t))
-            if esc.any():
-                k = int(esc.sum())
-                esc_pos.append(pos[esc])
-                esc_lo.append(np.full(k, self.offset(t)))
-                esc_hi.append(np.full(k, self.offset(t) + n_reg - 1))
-        if esc_pos:
-            encode_escapes(enc, values[np.concatenate(esc_pos)], np.concatenate(esc_lo), np.concatenate(esc_hi))
+        lay = self._layout(indexes)
+        v = values[lay.order].astype(np.int64) - lay.off
+        esc = (v < 0) | (v >= lay.nreg)
+        sym = np.where(esc, lay.nreg, v).astype(np.int32)
+        for t, a, b in zip(lay.used.tolist(), lay.starts.tolist(), lay.ends.tolist()):
+            enc.encode(sym[a:b], self.model(t))
+        if esc.any():
+            lo = lay.off[esc]
+            encode_escapes(enc, values[lay.order[esc]], lo, lo + lay.nreg[esc] - 1)
 
     def decode(self, dec: Decoder, indexes: np.ndarray) -> np.ndarray:
         """Inverse of :meth:`encode`; returns int64 values shaped like ``indexes``."""
         shape = np.shape(indexes)
-        out = np.empty(int(np.prod(shape)), dtype=np.int64)
-        esc_pos, esc_lo, esc_hi = [], [], []
-        for t, pos in self._groups(indexes):
-            n_reg = self.pmf(t).size - 1
-            sym = dec.decode(self.model(t), n=pos.size)
-            if sym.size != pos.size or (sym.size and (sym.min() < 0 or sym.max() > n_reg)):
-                raise CorruptStreamError("decoded symbol outside its table")
-            out[pos] = sym + self.offset(t)
-            esc = sym == n_reg
-            if esc.any():
-                k = int(esc.sum())
-                esc_pos.append(pos[esc])
-                esc_lo.append(np.full(k, self.offset(t)))
-                esc_hi.append(np.full(k, self.offset(t) + n_reg - 1))
-        if esc_pos:
-            out[np.concatenate(esc_pos)] = decode_escapes(dec, np.concatenate(esc_lo), np.concatenate(esc_hi))
+        lay = self._layout(indexes)
+        sym = np.empty(lay.order.size, dtype=np.int64)
+        for t, a, b in zip(lay.used.tolist(), lay.starts.tolist(), lay.ends.tolist()):
+            sym[a:b] = dec.decode(self.model(t), n=b - a)
+        if sym.size and (int(sym.min()) < 0 or np.any(sym > lay.nreg)):
+            raise CorruptStreamError("decoded symbol outside its table")
+        esc = sym == lay.nreg
+        vals = sym + lay.off
+        if esc.any():
+            lo = lay.off[esc]
+            vals[esc] = decode_escapes(dec, lo, lo + lay.nreg[esc] - 1)
+        out = np.empty_like(vals)
+        out[lay.order] = vals
         return out.reshape(shape)
 
     def bits(self, values: np.ndarray, indexes: np.ndarray) -> float:
         """Ideal code length in bits of ``values`` under these integer tables (escapes included)."""
-        values = np.asarray(values).reshape(-1).astype(np.int64)
+        values = np.asarray(values).reshape(-1)
+        lay = self._layout(indexes)
+        v = values[lay.order].astype(np.int64) - lay.off
+        esc = (v < 0) | (v >= lay.nreg)
+        sym = np.where(esc, lay.nreg, v)
         total = 0.0
-        for t, pos in self._groups(indexes):
-            pmf = self.pmf(t)
-            n_reg = pmf.size - 1
-            v = values[pos] - self.offset(t)
-            esc = (v < 0) | (v >= n_reg)
-            total += float(np.sum(PRECISION - np.log2(pmf[np.where(esc, n_reg, v)])))
-            if esc.any():
-                total += _escape_bits(values[pos][esc], self.offset(t), self.offset(t) + n_reg - 1)
+        for t, a, b in zip(lay.used.tolist(), lay.starts.tolist(), lay.ends.tolist()):
+            total += float(np.sum(PRECISION - np.log2(self.pmf(t)[sym[a:b]])))
+        if esc.any():
+            lo = lay.off[esc]
+            total += _escape_bits(values[lay.order[esc]].astype(np.int64), lo, lo + lay.nreg[esc] - 1)
         return total
+
+
+class _Layout(NamedTuple):
+    order: np.ndarray  # symbol positions sorted by table
+    sidx: np.ndarray  # table of each sorted symbol
+    starts: np.ndarray  # group boundaries in sorted order
+    ends: np.ndarray
+    used: np.ndarray  # table of each group
+    off: np.ndarray  # offset of each sorted symbol's table
+    nreg: np.ndarray  # regular entries (= escape index) of each sorted symbol's table
 
 
 def pmf_with_escape(probs: np.ndarray) -> np.ndarray:
