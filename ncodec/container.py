@@ -86,6 +86,8 @@ class Container:
     def from_bytes(cls, data: bytes | bytearray | memoryview) -> "Container":
         """Parse and verify a container; raises a specific :class:`FormatError` subclass."""
         buf = memoryview(data).cast("B")
+        if len(buf) == 0:
+            raise FormatError("empty file: not an ncodec file (wrong magic bytes)")
         if len(buf) < _PREFIX.size:
             if bytes(buf[: len(MAGIC)]) != MAGIC[: len(buf)]:
                 raise FormatError("not an ncodec file (wrong magic bytes)")

@@ -1,0 +1,176 @@
+"""The ``ncodec`` command: encode, decode, info, codecs, demo.
+
+Every failure a user can cause ends in one line on stderr (``ncodec: error: ...``) and a
+non-zero exit status, never a traceback; set ``NCODEC_DEBUG=1`` to see the traceback.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+import time
+import traceback
+from pathlib import Path
+from typing import Optional, Sequence
+
+from ncodec.errors import NcodecError
+
+EXIT_ERROR = 1
+EXIT_USAGE = 2
+EXIT_INTERRUPTED = 130
+
+
+def _parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(prog="ncodec", description="Learned and classical media codecs in one container.")
+    sub = p.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    e = sub.add_parser("encode", help="encode an image, video or audio file into an .ncd container")
+    e.add_argument("-c", "--codec", required=True, help="codec name (see `ncodec codecs`)")
+    e.add_argument("-q", "--quality", type=float, default=None, help="quality (codec-specific range)")
+    e.add_argument("--tune", choices=["psnr"], default=None, help="x264/x265 tuning (default: the encoder's psycho-visual)")
+    e.add_argument("--max-frames", type=int, default=None, help="video: encode only the first N frames")
+    e.add_argument("--max-side", type=int, default=None, help="video: downscale so the long side is at most N")
+    e.add_argument("-f", "--force", action="store_true", help="overwrite OUT if it exists")
+    e.add_argument("input", type=Path, metavar="IN")
+    e.add_argument("output", type=Path, metavar="OUT")
+
+    d = sub.add_parser("decode", help="decode an .ncd container; output format from OUT's extension")
+    d.add_argument("-f", "--force", action="store_true", help="overwrite OUT if it exists")
+    d.add_argument("input", type=Path, metavar="IN")
+    d.add_argument("output", type=Path, metavar="OUT")
+
+    i = sub.add_parser("info", help="show a container's header")
+    i.add_argument("--json", action="store_true", help="print JSON instead of a table")
+    i.add_argument("input", type=Path, metavar="FILE")
+
+    c = sub.add_parser("codecs", help="list codecs with kind, quality range and settings")
+    c.add_argument("--json", action="store_true", help="print JSON instead of a table")
+    c.add_argument("--kind", choices=["image", "video", "audio"], default=None)
+
+    sub.add_parser("demo", help="encode and decode the bundled samples, print a table")
+    return p
+
+
+def _encode(args: argparse.Namespace) -> None:
+    from ncodec.cli.files import check_output, write_bytes_atomic
+    from ncodec.codecs import get
+    from ncodec.datasets.io import read_media, read_video
+    from ncodec.eval.metrics import quality_summary
+
+    check_output(args.output, args.force)
+    codec = get(args.codec, **({"tune": args.tune} if args.tune else {}))
+    if args.max_frames is not None or args.max_side is not None:
+        media = read_video(args.input, max_frames=args.max_frames, max_side=args.max_side)
+    else:
+        media = read_media(args.input)
+    if media.kind != codec.kind:
+        raise NcodecError(f"{args.input} is {media.kind}, but codec {codec.name} codes {codec.kind}")
+    t = time.perf_counter()
+    data = codec.encode(media, args.quality)
+    seconds = time.perf_counter() - t
+    write_bytes_atomic(args.output, data)
+    summary = quality_summary(media, codec.decode(data), len(data))
+    stats = ", ".join(f"{k} {v:.3f}" if k in ("bpp",) else f"{k} {v:.2f}" for k, v in summary.items())
+    print(f"{args.output}: {len(data):,} bytes, {codec.name} q={codec.check_quality(args.quality):g}, "
+          f"{stats}, encoded in {seconds:.2f} s")
+
+
+_LOSSY_OUT = {".jpg", ".jpeg", ".webp", ".mp4", ".mkv", ".webm", ".mov", ".mp3", ".ogg", ".opus", ".m4a"}
+
+
+def _decode(args: argparse.Namespace) -> None:
+    from ncodec import decode
+    from ncodec.cli.files import check_output, read_bytes
+    from ncodec.datasets.io import write_media
+
+    check_output(args.output, args.force)
+    data = read_bytes(args.input)
+    t = time.perf_counter()
+    media = decode(data)
+    seconds = time.perf_counter() - t
+    write_media(media, args.output)
+    note = ""
+    if args.output.suffix.lower() in _LOSSY_OUT:
+        note = " (note: this output format is lossy; it was re-encoded at visually lossless quality)"
+    rate = ""
+    if media.kind == "video":
+        rate = f", {media.num_frames / max(seconds, 1e-9):.1f} frames/s"
+    print(f"{args.output}: {media.kind} {'x'.join(map(str, media.metadata()['shape']))}, "
+          f"decoded in {seconds:.2f} s{rate}{note}")
+
+
+def _info(args: argparse.Namespace) -> None:
+    from ncodec.cli.files import read_bytes
+    from ncodec.container import Container, describe
+
+    data = read_bytes(args.input)
+    info = describe(Container.from_bytes(data), file_size=len(data))
+    if args.json:
+        print(json.dumps(info, indent=2, sort_keys=True))
+        return
+    rows = [("format version", info["format_version"]), ("codec", f"{info['codec']} (version {info['codec_version']})"),
+            ("quality", info["quality"]), ("weights sha256", info["weights_sha256"] or "-")]
+    rows += [(f"media {k}", v) for k, v in info["media"].items()]
+    rows += [(f"param {k}", json.dumps(v) if isinstance(v, (dict, list)) else v) for k, v in info["params"].items()]
+    rows += [(f"chunk {c['name']}", f"{c['bytes']:,} bytes, crc32 {c['crc32']}") for c in info["chunks"]]
+    rows += [("file", f"{info['file_bytes']:,} bytes ({info['overhead_bytes']:,} bytes container overhead)")]
+    width = max(len(k) for k, _ in rows)
+    for k, v in rows:
+        print(f"{k:<{width}}  {v}")
+
+
+def _codecs(args: argparse.Namespace) -> None:
+    from ncodec.codecs import get, names
+
+    entries = []
+    for n in names(args.kind):
+        c = get(n)
+        lo, hi = c.quality_range
+        entries.append({"name": n, "kind": c.kind, "quality_range": [lo, hi], "default_quality": c.default_quality,
+                        "quality_unit": c.quality_unit, "lossless": c.lossless, "learned": c.learned,
+                        "description": c.description, "settings": c.settings()})
+    if args.json:
+        print(json.dumps(entries, indent=2))
+        return
+    print(f"{'codec':<10} {'kind':<6} {'quality':<18} {'lossless':<8} {'learned':<7} settings")
+    for e in entries:
+        q = f"{e['quality_range'][0]:g}..{e['quality_range'][1]:g} ({e['default_quality']:g})"
+        settings = ", ".join(f"{k}={v}" for k, v in e["settings"].items())
+        print(f"{e['name']:<10} {e['kind']:<6} {q:<18} {'yes' if e['lossless'] else 'no':<8} "
+              f"{'yes' if e['learned'] else 'no':<7} {settings}")
+
+
+def _demo(args: argparse.Namespace) -> None:
+    from ncodec.cli.demo import run_demo
+
+    run_demo()
+
+
+_COMMANDS = {"encode": _encode, "decode": _decode, "info": _info, "codecs": _codecs, "demo": _demo}
+
+
+def main(argv: Optional[Sequence[str]] = None) -> int:
+    args = _parser().parse_args(argv)
+    try:
+        _COMMANDS[args.command](args)
+        return 0
+    except KeyboardInterrupt:
+        print("ncodec: interrupted", file=sys.stderr)
+        return EXIT_INTERRUPTED
+    except (NcodecError, OSError, ValueError) as exc:
+        if os.environ.get("NCODEC_DEBUG"):
+            traceback.print_exc()
+        print(f"ncodec: error: {exc}", file=sys.stderr)
+        return EXIT_ERROR
+    except Exception as exc:  # a bug: still one line, with a hint how to see more
+        if os.environ.get("NCODEC_DEBUG"):
+            traceback.print_exc()
+        print(f"ncodec: internal error: {type(exc).__name__}: {exc} (set NCODEC_DEBUG=1 for details)",
+              file=sys.stderr)
+        return EXIT_ERROR
+
+
+if __name__ == "__main__":
+    sys.exit(main())
