@@ -1,0 +1,84 @@
+"""Quality metrics: images, audio (with delay compensation), LPIPS availability."""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import pytest
+
+from ncodec.eval import audio_quality as aq
+from ncodec.eval import image_quality as iq
+from ncodec.media import Audio, Image
+
+
+def _speechlike(n=32000, sr=16000, seed=0):
+    rng = np.random.default_rng(seed)
+    t = np.arange(n) / sr
+    env = 0.5 * (1 + np.sin(2 * np.pi * 3 * t))
+    x = env * (np.sin(2 * np.pi * 220 * t) + 0.5 * np.sin(2 * np.pi * 660 * t)) + 0.05 * rng.standard_normal(n)
+    return (0.3 * x).astype(np.float32)
+
+
+@pytest.mark.parametrize("delay", [0, 37, 312, -55])
+def test_alignment_recovers_a_known_delay(delay):
+    x = _speechlike()
+    y = np.roll(x, delay) if delay >= 0 else np.concatenate([x[-delay:], np.zeros(-delay, np.float32)])
+    if delay > 0:
+        y[:delay] = 0
+    r, d, found = aq.align(x, y, 16000)
+    assert found == delay
+    assert aq.snr(r, d) > 60
+
+
+def test_identical_audio_is_exact_and_lossy_is_finite():
+    x = _speechlike()
+    a = Audio(x[None], 16000)
+    m = aq.audio_metrics(a, a)
+    assert m["snr"] == math.inf and m["si_sdr"] == math.inf and m["mel_distance"] == 0 and m["stoi"] > 0.999
+    noisy = Audio((x + 0.01 * np.random.default_rng(1).standard_normal(x.size)).astype(np.float32)[None], 16000)
+    m = aq.audio_metrics(a, noisy)
+    assert all(math.isfinite(v) for v in m.values())
+    assert 5 < m["si_sdr"] < 40 and m["mel_distance"] > 0 and 0 < m["stoi"] <= 1
+
+
+def test_si_sdr_ignores_gain():
+    x = _speechlike().astype(np.float64)
+    y = x + 0.01 * np.random.default_rng(2).standard_normal(x.size)
+    assert aq.si_sdr(x, 0.5 * y) == pytest.approx(aq.si_sdr(x, y), abs=1e-9)
+    assert aq.snr(x, 0.5 * y) < aq.snr(x, y)
+
+
+def test_image_psnr_variants_and_ms_ssim():
+    rng = np.random.default_rng(3)
+    a = rng.integers(0, 256, (200, 240, 3), dtype=np.uint8)
+    b = np.clip(a.astype(int) + rng.integers(-3, 4, a.shape), 0, 255).astype(np.uint8)
+    assert iq.psnr_rgb(a, a) == math.inf
+    p = iq.psnr_rgb(Image(a), Image(b))
+    assert 35 < p < 45
+    assert iq.psnr_y(a, b, "bt601") != iq.psnr_y(a, b, "bt709")
+    assert iq.ms_ssim(a, a) == pytest.approx(1.0)
+    assert 0.9 < iq.ms_ssim(a, b) < 1.0
+    with pytest.raises(ValueError, match="at least 161"):
+        iq.ms_ssim(a[:100], b[:100])
+
+
+def test_lpips_without_local_backbone_says_what_is_missing(tmp_path, monkeypatch):
+    monkeypatch.setenv("TORCH_HOME", str(tmp_path))
+    with pytest.raises(iq.LpipsUnavailable, match="alexnet-owt-7be5be79.pth"):
+        iq.LpipsMetric()
+
+
+def test_lpips_with_a_local_backbone(tmp_path, monkeypatch):
+    """With (here: stand-in) local AlexNet weights, LPIPS loads them and is 0 for identical images."""
+    import torch
+    import torchvision
+
+    ckpt = tmp_path / "hub" / "checkpoints"
+    ckpt.mkdir(parents=True)
+    torch.save(torchvision.models.alexnet().state_dict(), ckpt / iq.ALEXNET_FILE)
+    monkeypatch.setenv("TORCH_HOME", str(tmp_path))
+    metric = iq.LpipsMetric()
+    a = np.random.default_rng(4).integers(0, 256, (64, 64, 3), dtype=np.uint8)
+    assert metric(a, a) == pytest.approx(0.0, abs=1e-6)
+    assert metric(a, 255 - a) > 0
