@@ -1,4 +1,4 @@
-"""The ``ncodec`` command: encode, decode, info, codecs, demo.
+"""The ``ncodec`` command: encode, decode, info, codecs, demo, bench.
 
 Every failure a user can cause ends in one line on stderr (``ncodec: error: ...``) and a
 non-zero exit status, never a traceback; set ``NCODEC_DEBUG=1`` to see the traceback.
@@ -50,6 +50,10 @@ def _parser() -> argparse.ArgumentParser:
     c.add_argument("--kind", choices=["image", "video", "audio"], default=None)
 
     sub.add_parser("demo", help="encode and decode the bundled samples, print a table")
+
+    from ncodec.cli import bench
+
+    bench.add_parser(sub)
     return p
 
 
@@ -148,7 +152,14 @@ def _demo(args: argparse.Namespace) -> None:
     run_demo()
 
 
-_COMMANDS = {"encode": _encode, "decode": _decode, "info": _info, "codecs": _codecs, "demo": _demo}
+def _bench(args: argparse.Namespace) -> None:
+    from ncodec.cli.bench import run
+
+    run(args)
+
+
+_COMMANDS = {"encode": _encode, "decode": _decode, "info": _info, "codecs": _codecs, "demo": _demo,
+             "bench": _bench}
 
 
 def main(argv: Optional[Sequence[str]] = None) -> int:

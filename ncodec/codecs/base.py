@@ -40,6 +40,8 @@ class Codec(ABC):
     quality_range: ClassVar[tuple[float, float]]
     default_quality: ClassVar[float]
     quality_unit: ClassVar[str] = ""
+    #: granularity of the quality knob (1 for integer knobs such as JPEG quality or CRF; 0 = continuous)
+    quality_step: ClassVar[float] = 1.0
     #: True when larger quality values mean more bits (all built-in codecs).
     lossless: ClassVar[bool] = False
     learned: ClassVar[bool] = False
