@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import time
+from pathlib import Path
 
 from ncodec.codecs import get
 from ncodec.datasets.samples import load_sample
@@ -12,7 +13,10 @@ DEMO_RUNS = (("image", "jpeg", 75.0), ("image", "avif", 60.0), ("video", "h264",
              ("audio", "opus", 24.0))
 
 
-def run_demo() -> list[dict]:
+DEMO_SWEEP = ("jpeg", "webp", "jpeg2000", "avif")
+
+
+def run_demo(out_dir: Path = Path("demo_out")) -> list[dict]:
     rows = []
     for kind, name, quality in DEMO_RUNS:
         media = load_sample(kind)
@@ -34,4 +38,33 @@ def run_demo() -> list[dict]:
     for r in rows:
         print(f"{r['medium']:<7} {r['codec']:<6} {r['quality']:>5g} {r['bytes']:>9,} {r['rate']:>15} "
               f"{r['distortion']:>18} {r['encode_s']:>6.2f} {r['decode_s']:>6.2f}")
+    rd_sweep(out_dir)
     return rows
+
+
+def rd_sweep(out_dir: Path) -> None:
+    """A small RD sweep of the image codecs on the bundled image, with report and plot."""
+    from ncodec.datasets.collection import LoadOptions, list_media
+    from ncodec.datasets.samples import sample_path
+    from ncodec.eval.qualities import auto_qualities
+    from ncodec.eval.report import build_report
+    from ncodec.eval.sweep import CodecSpec, SweepPlan, run_sweep
+
+    dataset = list_media([sample_path("image")], "image")
+    probe = [load_sample("image")]
+    specs = [CodecSpec(n) for n in DEMO_SWEEP]
+    qualities = {s.label: auto_qualities(s.make(), probe, points=5) for s in specs}
+    plan = SweepPlan(dataset, specs, qualities, ["psnr", "ms-ssim"], LoadOptions())
+    print(f"\nRD sweep of {', '.join(DEMO_SWEEP)} on the bundled image ...")
+    run_sweep(plan, out_dir, progress=False)
+    cfg = out_dir / "config.json"
+    import json
+
+    c = json.loads(cfg.read_text())
+    c.update({"anchor": "jpeg", "title": "bundled sample image"})
+    cfg.write_text(json.dumps(c, indent=2, sort_keys=True))
+    summary = build_report(out_dir, "jpeg")
+    for codec, row in sorted(summary["bd_rate"].items()):
+        if codec != "jpeg" and row["psnr"]["mean_curve"] is not None:
+            print(f"  BD-rate {codec} vs jpeg (PSNR): {row['psnr']['mean_curve']:+.1f} %")
+    print(f"report: {out_dir / 'report.md'}\nplot:   {out_dir / 'rd_psnr.png'}")
