@@ -1,0 +1,1 @@
+"""Learned image codecs: one file per model family, all coding through ``ncodec.entropy``."""

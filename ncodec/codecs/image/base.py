@@ -1,0 +1,57 @@
+"""What every learned image model provides, and the padding / determinism rules they share.
+
+A model maps an RGB tensor in [0, 1] (``1 x 3 x H x W``) to named entropy-coded chunks and
+back, with a continuous quality ``q`` in [0, 1] (gain units, see :mod:`.gain`):
+
+* ``forward(x, q)`` -- training: ``{"x_hat", "likelihoods": {name: tensor}}``;
+* ``compress(x, q)`` -- ``(chunks, shapes)``; ``decompress(chunks, shapes, q)`` -- ``x_hat``;
+* ``estimate_bits(x, q)`` -- the rate under the integer coding tables, without coding.
+
+Inputs are padded (replicate) to a multiple of ``stride`` and cropped back by the codec.
+Everything whose result the decoder must reproduce bit for bit (entropy parameters,
+synthesis) runs on one thread inside :func:`deterministic`, so the same bytes decode to the
+same pixels whatever ``torch.set_num_threads`` says.
+"""
+
+from __future__ import annotations
+
+import contextlib
+from typing import Iterator
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+
+@contextlib.contextmanager
+def deterministic() -> Iterator[None]:
+    """One intra-op thread, no autograd; the previous thread count is restored."""
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    try:
+        with torch.no_grad():
+            yield
+    finally:
+        torch.set_num_threads(threads)
+
+
+def pad_to(x: torch.Tensor, stride: int) -> torch.Tensor:
+    h, w = x.shape[-2:]
+    ph, pw = (-h) % stride, (-w) % stride
+    if ph == 0 and pw == 0:
+        return x
+    return F.pad(x, (0, pw, 0, ph), mode="replicate")
+
+
+class LearnedImageModel(nn.Module):
+    """Base class; subclasses set ``stride`` and implement the four methods."""
+
+    stride: int = 64
+    arch: str = ""
+
+    def config(self) -> dict:
+        raise NotImplementedError
+
+    def aux_loss(self) -> torch.Tensor:
+        return sum((m.aux_loss() for m in self.modules() if m is not self and hasattr(m, "aux_loss")),
+                   torch.zeros(()))

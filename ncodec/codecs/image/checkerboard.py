@@ -1,0 +1,121 @@
+"""Mean-scale hyperprior with a checkerboard context model (He et al., CVPR 2021).
+
+Latent positions split into *anchors* (``(i + j)`` even) and *non-anchors*. Anchors are coded
+with the hyperprior alone; non-anchors additionally see a context computed from the decoded
+anchors by a 5x5 convolution masked to anchor neighbours (offsets with odd ``di + dj``).
+Both passes share one entropy-parameter network ``e(hyper, ctx)`` (1x1 convolutions), with a
+zero context for anchors. Decoding is two parallel passes, not a per-pixel loop::
+
+    z -> hyper = h_s(z_hat) -> (scale, mean) of anchors = e(hyper, 0) -> anchors
+      -> ctx = conv_masked(anchors) -> (scale, mean) of the rest = e(hyper, ctx) -> the rest
+"""
+
+from __future__ import annotations
+
+import torch
+from torch import nn
+
+from ncodec.codecs.image.base import deterministic
+from ncodec.codecs.image.hyperprior import DEFAULT_LAMBDAS, HyperpriorModel
+from ncodec.entropy import Decoder, Encoder
+from ncodec.entropy.quantization import quantize
+
+
+class CheckerboardContext(nn.Conv2d):
+    """5x5 convolution that only sees checkerboard anchors around a non-anchor position."""
+
+    def __init__(self, in_ch: int, out_ch: int, kernel: int = 5) -> None:
+        super().__init__(in_ch, out_ch, kernel, padding=kernel // 2)
+        idx = torch.arange(kernel)
+        mask = ((idx[:, None] + idx[None, :] - 2 * (kernel // 2)) % 2 != 0).float()
+        self.register_buffer("mask", mask[None, None], persistent=False)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self._conv_forward(x, self.weight * self.mask, self.bias)
+
+
+def anchor_mask(h: int, w: int) -> torch.Tensor:
+    i = torch.arange(h)[:, None]
+    j = torch.arange(w)[None, :]
+    return ((i + j) % 2 == 0)[None, None]
+
+
+class CheckerboardModel(HyperpriorModel):
+    def __init__(self, N: int = 128, M: int = 192, *, lambdas: tuple[float, ...] = DEFAULT_LAMBDAS,
+                 variable_rate: bool = True) -> None:
+        super().__init__(N, M, mean=True, lambdas=lambdas, variable_rate=variable_rate)
+        self.arch = "checkerboard"
+        self.context = CheckerboardContext(M, 2 * M)
+        self.entropy_net = nn.Sequential(
+            nn.Conv2d(4 * M, 10 * M // 3, 1), nn.LeakyReLU(inplace=True),
+            nn.Conv2d(10 * M // 3, 8 * M // 3, 1), nn.LeakyReLU(inplace=True),
+            nn.Conv2d(8 * M // 3, 2 * M, 1),
+        )
+
+    def _params(self, hyper: torch.Tensor, ctx: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        scales, means = self.entropy_net(torch.cat([hyper, ctx], 1)).chunk(2, 1)
+        return scales, means
+
+    def _two_pass(self, y_or_none, hyper, anchor, decode_anchor=None):
+        s0, m0 = self._params(hyper, torch.zeros_like(hyper))
+        y_anchor = decode_anchor(s0, m0) if decode_anchor is not None else quantize(y_or_none, "ste", m0)
+        ctx = self.context(y_anchor * anchor)
+        s1, m1 = self._params(hyper, ctx)
+        return s0, m0, s1, m1, y_anchor
+
+    # ------------------------------------------------------------------ training
+    def forward(self, x: torch.Tensor, q) -> dict:
+        qv = self._q(q, x.shape[0])
+        y = self.g_a(x) * self.gain.gain(qv)
+        z = self.h_a(y)
+        z_hat, z_lik = self.z_prior(z)
+        hyper = self.h_s(z_hat)
+        anchor = anchor_mask(*y.shape[-2:]).to(y.device)
+        s0, m0, s1, m1, _ = self._two_pass(y, hyper, anchor)
+        scales, means = torch.where(anchor, s0, s1), torch.where(anchor, m0, m1)
+        y_noisy = quantize(y, "noise") if self.training else quantize(y, "round", means)
+        y_lik = self.y_prior.likelihood(y_noisy, scales, means)
+        x_hat = self.g_s(quantize(y, "ste", means) * self.gain.inverse_gain(qv))
+        return {"x_hat": x_hat, "likelihoods": {"y": y_lik, "z": z_lik}}
+
+    # ------------------------------------------------------------------ coding
+    def _analyse(self, x: torch.Tensor, q: float):
+        with torch.no_grad():
+            y = self.g_a(x) * self.gain.gain(self._q(q, 1))
+            z = self.h_a(y)
+        z_sym = self.z_prior.to_symbols(z)
+        anchor = anchor_mask(*y.shape[-2:]).expand_as(y)
+        with deterministic():
+            hyper = self.h_s(self.z_prior.from_symbols(z_sym))
+            s0, m0 = self._params(hyper, torch.zeros_like(hyper))
+            y_anchor = torch.round(y - m0) + m0
+            s1, m1 = self._params(hyper, self.context(y_anchor * anchor))
+        sym0 = torch.round(y - m0)[anchor].numpy().astype("int64")
+        sym1 = torch.round(y - m1)[~anchor].numpy().astype("int64")
+        return z_sym, (sym0, s0[anchor]), (sym1, s1[~anchor]), list(y.shape)
+
+    def compress(self, x: torch.Tensor, q: float, coder: str = "ans") -> tuple[dict[str, bytes], dict]:
+        z_sym, (sym0, sc0), (sym1, sc1), y_shape = self._analyse(x, q)
+        enc = Encoder(coder)
+        self.z_prior.encode(enc, z_sym)
+        self.y_prior.encode(enc, sym0, sc0)
+        self.y_prior.encode(enc, sym1, sc1)
+        return {"latents": enc.finish()}, {"z": list(z_sym.shape), "y": y_shape}
+
+    def estimate_bits(self, x: torch.Tensor, q: float) -> float:
+        z_sym, (sym0, sc0), (sym1, sc1), _ = self._analyse(x, q)
+        return self.z_prior.bits(z_sym) + self.y_prior.bits(sym0, sc0) + self.y_prior.bits(sym1, sc1)
+
+    def decompress(self, chunks: dict[str, bytes], shapes: dict, q: float, coder: str = "ans") -> torch.Tensor:
+        dec = Decoder(chunks["latents"], coder)
+        z_sym = self.z_prior.decode(dec, tuple(shapes["z"]))
+        y_shape = tuple(shapes["y"])
+        anchor = anchor_mask(*y_shape[-2:]).expand(y_shape)
+        with deterministic():
+            hyper = self.h_s(self.z_prior.from_symbols(z_sym))
+            s0, m0 = self._params(hyper, torch.zeros_like(hyper))
+            y_hat = torch.zeros(y_shape)
+            y_hat[anchor] = torch.from_numpy(self.y_prior.decode(dec, s0[anchor]).astype("float32")) + m0[anchor]
+            s1, m1 = self._params(hyper, self.context(y_hat * anchor))
+            y_hat[~anchor] = torch.from_numpy(self.y_prior.decode(dec, s1[~anchor]).astype("float32")) + m1[~anchor]
+            return self.g_s(y_hat * self.gain.inverse_gain(self._q(q, 1))).clamp_(0, 1)

@@ -1,0 +1,54 @@
+"""Gain units for variable rate (Cui et al., "Asymmetric Gained Deep Image Compression", 2021).
+
+One model covers many rates: ``L`` learned per-channel gain vectors ``g_l`` (applied to the
+latent before quantization) and inverse gains ``g'_l`` (applied after), one pair per
+training Lagrangian ``lambda_l``. A continuous quality ``q`` in ``[0, 1]`` picks the position
+``t = q (L - 1)`` between levels ``i = floor(t)`` and ``i + 1`` and interpolates
+geometrically: ``g = g_i^(1 - f) g_(i+1)^f`` with ``f = t - i``, which keeps the rate
+monotone in ``q`` between the trained levels.
+"""
+
+from __future__ import annotations
+
+import math
+
+import torch
+from torch import nn
+
+
+class GainUnits(nn.Module):
+    def __init__(self, channels: int, lambdas: tuple[float, ...]) -> None:
+        super().__init__()
+        self.lambdas = tuple(float(x) for x in lambdas)
+        levels = len(self.lambdas)
+        # log-parametrised so gains stay positive; initialised to spread rates across levels
+        init = torch.linspace(-1.0, 1.0, levels)[:, None].repeat(1, channels) * 0.5 * math.log(4.0)
+        self.log_gain = nn.Parameter(init.clone())
+        self.log_inv_gain = nn.Parameter(-init.clone())
+
+    @property
+    def levels(self) -> int:
+        return len(self.lambdas)
+
+    def _interp(self, table: torch.Tensor, q: torch.Tensor) -> torch.Tensor:
+        t = torch.clamp(q, 0.0, 1.0) * (self.levels - 1)
+        i = torch.clamp(torch.floor(t), max=self.levels - 2).long()
+        f = (t - i.to(t.dtype)).unsqueeze(-1)
+        return torch.exp(table[i] * (1 - f) + table[i + 1] * f)  # (B, C)
+
+    def gain(self, q: torch.Tensor) -> torch.Tensor:
+        return self._interp(self.log_gain, q)[:, :, None, None]
+
+    def inverse_gain(self, q: torch.Tensor) -> torch.Tensor:
+        return self._interp(self.log_inv_gain, q)[:, :, None, None]
+
+    def lmbda(self, q: torch.Tensor) -> torch.Tensor:
+        """The Lagrangian that quality ``q`` trains with (geometric interpolation of the levels)."""
+        logs = torch.log(torch.tensor(self.lambdas, dtype=q.dtype, device=q.device))
+        t = torch.clamp(q, 0.0, 1.0) * (self.levels - 1)
+        i = torch.clamp(torch.floor(t), max=self.levels - 2).long()
+        f = t - i.to(t.dtype)
+        return torch.exp(logs[i] * (1 - f) + logs[i + 1] * f)
+
+    def level_quality(self, level: int) -> float:
+        return level / (self.levels - 1)

@@ -1,0 +1,108 @@
+"""Scale hyperprior (Ballé et al. 2018) and mean-scale hyperprior (Minnen et al. 2018).
+
+``y = g_a(x) * gain(q)``, hyper-latent ``z = h_a(y)`` (``h_a(|y|)`` for the scale model) with a
+factorized prior, and ``y`` coded with a Gaussian conditional whose scales (and means) come
+from ``h_s(z_hat)``. The transforms are compressai's (same layers and parameter names as its
+``ScaleHyperprior`` / ``MeanScaleHyperprior``, so zoo checkpoints map onto them). Training
+uses additive noise for the likelihoods and straight-through rounding for the synthesis
+input ("mixed" quantization). Coding rounds ``y - mean`` and the decoder reconstructs
+``round(y - mean) + mean``.
+"""
+
+from __future__ import annotations
+
+from typing import Optional
+
+import torch
+from compressai.models import MeanScaleHyperprior as _CompressaiMeanScale
+from compressai.models import ScaleHyperprior as _CompressaiScale
+
+from ncodec.codecs.image.base import LearnedImageModel, deterministic
+from ncodec.codecs.image.gain import GainUnits
+from ncodec.entropy import ConditionalPrior, Decoder, Encoder, FactorizedPrior
+from ncodec.entropy.quantization import quantize
+
+DEFAULT_LAMBDAS = (0.0018, 0.0035, 0.0067, 0.0130, 0.0250, 0.0483)
+
+
+class HyperpriorModel(LearnedImageModel):
+    """``mean=False``: scale hyperprior; ``mean=True``: mean-scale hyperprior."""
+
+    stride = 64
+
+    def __init__(self, N: int = 128, M: int = 192, *, mean: bool = True,
+                 lambdas: tuple[float, ...] = DEFAULT_LAMBDAS, variable_rate: bool = True) -> None:
+        super().__init__()
+        self.N, self.M, self.mean, self.variable_rate = int(N), int(M), bool(mean), bool(variable_rate)
+        ref = _CompressaiMeanScale(N, M) if mean else _CompressaiScale(N, M)
+        self.g_a, self.g_s, self.h_a, self.h_s = ref.g_a, ref.g_s, ref.h_a, ref.h_s
+        self.z_prior = FactorizedPrior(N)
+        self.y_prior = ConditionalPrior("gaussian")
+        self.gain = GainUnits(M, lambdas if variable_rate else (lambdas[0], lambdas[0]))
+        self.arch = "mean-scale-hyperprior" if mean else "scale-hyperprior"
+
+    def config(self) -> dict:
+        return {"arch": self.arch, "N": self.N, "M": self.M, "lambdas": list(self.gain.lambdas),
+                "variable_rate": self.variable_rate}
+
+    # ------------------------------------------------------------------ shared pieces
+    def _q(self, q, batch: int) -> torch.Tensor:
+        q = torch.as_tensor(q, dtype=torch.float32)
+        return q.expand(batch) if q.dim() == 0 else q
+
+    def _hyper_in(self, y: torch.Tensor) -> torch.Tensor:
+        return y if self.mean else torch.abs(y)
+
+    def entropy_parameters(self, z_hat: torch.Tensor) -> tuple[torch.Tensor, Optional[torch.Tensor]]:
+        out = self.h_s(z_hat)
+        if self.mean:
+            scales, means = out.chunk(2, 1)
+            return scales, means
+        return out, None
+
+    # ------------------------------------------------------------------ training
+    def forward(self, x: torch.Tensor, q) -> dict:
+        qv = self._q(q, x.shape[0])
+        y = self.g_a(x) * self.gain.gain(qv)
+        z = self.h_a(self._hyper_in(y))
+        z_hat, z_lik = self.z_prior(z)
+        scales, means = self.entropy_parameters(z_hat)
+        y_noisy = quantize(y, "noise") if self.training else quantize(y, "round", means)
+        y_lik = self.y_prior.likelihood(y_noisy, scales, means)
+        y_hat = quantize(y, "ste", means)
+        x_hat = self.g_s(y_hat * self.gain.inverse_gain(qv))
+        return {"x_hat": x_hat, "likelihoods": {"y": y_lik, "z": z_lik}}
+
+    # ------------------------------------------------------------------ coding
+    def _analyse(self, x: torch.Tensor, q: float):
+        with torch.no_grad():
+            y = self.g_a(x) * self.gain.gain(self._q(q, 1))
+            z = self.h_a(self._hyper_in(y))
+        z_sym = self.z_prior.to_symbols(z)
+        with deterministic():
+            scales, means = self.entropy_parameters(self.z_prior.from_symbols(z_sym))
+        y_sym = torch.round(y - means).numpy().astype("int64") if means is not None else \
+            torch.round(y).numpy().astype("int64")
+        return z_sym, y_sym, scales
+
+    def compress(self, x: torch.Tensor, q: float, coder: str = "ans") -> tuple[dict[str, bytes], dict]:
+        z_sym, y_sym, scales = self._analyse(x, q)
+        enc = Encoder(coder)
+        self.z_prior.encode(enc, z_sym)
+        self.y_prior.encode(enc, y_sym, scales)
+        return {"latents": enc.finish()}, {"z": list(z_sym.shape), "y": list(y_sym.shape)}
+
+    def estimate_bits(self, x: torch.Tensor, q: float) -> float:
+        z_sym, y_sym, scales = self._analyse(x, q)
+        return self.z_prior.bits(z_sym) + self.y_prior.bits(y_sym, scales)
+
+    def decompress(self, chunks: dict[str, bytes], shapes: dict, q: float, coder: str = "ans") -> torch.Tensor:
+        dec = Decoder(chunks["latents"], coder)
+        z_sym = self.z_prior.decode(dec, tuple(shapes["z"]))
+        with deterministic():
+            scales, means = self.entropy_parameters(self.z_prior.from_symbols(z_sym))
+            y_sym = self.y_prior.decode(dec, scales)
+            y_hat = torch.from_numpy(y_sym.astype("float32"))
+            if means is not None:
+                y_hat = y_hat + means
+            return self.g_s(y_hat * self.gain.inverse_gain(self._q(q, 1))).clamp_(0, 1)
