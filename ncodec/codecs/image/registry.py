@@ -1,0 +1,28 @@
+"""Learned image architectures by name, and building a model from its stored config."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from ncodec.codecs.image.base import LearnedImageModel
+from ncodec.errors import NcodecError
+
+ARCHS = ("scale-hyperprior", "mean-scale-hyperprior", "checkerboard")
+#: name used in the codec registry / CLI for each architecture
+CODEC_NAMES = {"scale-hyperprior": "hyperprior", "mean-scale-hyperprior": "mean-scale", "checkerboard": "checkerboard"}
+
+
+def build_model(arch: str, **config: Any) -> LearnedImageModel:
+    from ncodec.codecs.image.checkerboard import CheckerboardModel
+    from ncodec.codecs.image.hyperprior import HyperpriorModel
+
+    kw = {k: config[k] for k in ("N", "M", "variable_rate") if k in config}
+    if "lambdas" in config:
+        kw["lambdas"] = tuple(config["lambdas"])
+    if arch == "scale-hyperprior":
+        return HyperpriorModel(mean=False, **kw)
+    if arch == "mean-scale-hyperprior":
+        return HyperpriorModel(mean=True, **kw)
+    if arch == "checkerboard":
+        return CheckerboardModel(**kw)
+    raise NcodecError(f"unknown image architecture {arch!r}; choose one of {', '.join(ARCHS)}")

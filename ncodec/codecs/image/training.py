@@ -1,0 +1,209 @@
+"""``ncodec train image``: rate-distortion training of a variable-rate learned image codec.
+
+Loss per image: ``lambda(q) * 255^2 * MSE + bpp`` with a quality ``q ~ U[0, 1]`` drawn per
+image, so one model learns every rate (gain units interpolate the Lagrangian between the
+trained levels). The factorized prior's quantile (auxiliary) loss has its own optimizer.
+Adam at ``lr`` for the first ``decay_at`` of the steps, then ``lr / 10``.
+
+Runs resume exactly: ``RUN_DIR/checkpoint.safetensors`` (weights, both optimizers, torch and
+crop-sampler RNG state, step) is written every ``checkpoint_minutes`` and at the end, and
+re-running the same command continues from it. ``RUN_DIR/log.csv`` records training loss,
+bpp and PSNR, and every ``val_every`` steps the validation crops' bpp and PSNR at three
+qualities. Under ``torchrun`` the run is data-parallel (gloo on CPU, nccl on CUDA); rank 0
+alone logs and checkpoints.
+"""
+
+from __future__ import annotations
+
+import csv
+import json
+import math
+import os
+import time
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Optional
+
+import torch
+import torch.distributed as dist
+from tqdm import tqdm
+
+from ncodec.checkpoint import load_checkpoint, save_checkpoint
+from ncodec.codecs.image.registry import build_model
+from ncodec.codecs.image.training_data import CropSampler, centre_crops, image_files, load_images
+from ncodec.errors import NcodecError
+
+VAL_QUALITIES = (0.0, 0.5, 1.0)
+
+
+@dataclass
+class TrainConfig:
+    arch: str = "checkerboard"
+    data: list[str] = field(default_factory=list)
+    val_data: list[str] = field(default_factory=list)
+    steps: int = 100_000
+    batch: int = 8
+    crop: int = 128
+    lr: float = 5e-4
+    aux_lr: float = 1e-3
+    decay_at: float = 0.85
+    N: int = 128
+    M: int = 192
+    seed: int = 0
+    checkpoint_minutes: float = 5.0
+    val_every: int = 500
+    log_every: int = 50
+    device: str = "auto"
+    threads: int = 0
+    val_crop: int = 256
+    max_val: int = 8
+
+    def model_config(self) -> dict:
+        return {"N": self.N, "M": self.M}
+
+
+def _device(name: str) -> torch.device:
+    if name == "auto":
+        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    return torch.device(name)
+
+
+def _setup_distributed(device: torch.device) -> tuple[int, int]:
+    world = int(os.environ.get("WORLD_SIZE", "1"))
+    if world > 1 and not dist.is_initialized():
+        dist.init_process_group("nccl" if device.type == "cuda" else "gloo")
+    return (dist.get_rank(), dist.get_world_size()) if dist.is_initialized() else (0, 1)
+
+
+def rd_loss(out: dict, x: torch.Tensor, lmbda: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+    """Per-batch mean of ``lambda 255^2 MSE + bpp``; also returns per-image bpp and MSE."""
+    num_pixels = x.shape[-2] * x.shape[-1]
+    bpp = sum(-torch.log2(lik).flatten(1).sum(1) for lik in out["likelihoods"].values()) / num_pixels
+    mse = (out["x_hat"] - x).pow(2).flatten(1).mean(1)
+    return (lmbda * 255.0 ** 2 * mse + bpp).mean(), bpp.detach(), mse.detach()
+
+
+def evaluate(model, crops, device) -> dict[str, float]:
+    model.eval()
+    res = {}
+    with torch.no_grad():
+        for q in VAL_QUALITIES:
+            bpps, psnrs = [], []
+            for c in crops:
+                x = c[None].to(device)
+                out = model(x, q)
+                _, bpp, mse = rd_loss(out, x, torch.zeros(1, device=device))
+                bpps.append(float(bpp))
+                psnrs.append(-10 * math.log10(max(float(mse), 1e-10)))
+            res[f"val_bpp_q{q:g}"] = sum(bpps) / len(bpps)
+            res[f"val_psnr_q{q:g}"] = sum(psnrs) / len(psnrs)
+    model.train()
+    return res
+
+
+def train(cfg: TrainConfig, run_dir: Path, progress: bool = True) -> dict:
+    """Train (or resume) into ``run_dir``; returns the final state dict of the run."""
+    device = _device(cfg.device)
+    if cfg.threads:
+        torch.set_num_threads(cfg.threads)
+    rank, world = _setup_distributed(device)
+    run_dir = Path(run_dir)
+    run_dir.mkdir(parents=True, exist_ok=True)
+    cfg_path, ckpt_path, log_path = run_dir / "config.json", run_dir / "checkpoint.safetensors", run_dir / "log.csv"
+    if cfg_path.exists():
+        old = json.loads(cfg_path.read_text())
+        for k in ("arch", "N", "M", "crop", "batch"):
+            if old.get(k) != getattr(cfg, k):
+                raise NcodecError(f"{run_dir} is a run with {k}={old.get(k)}; this command says {getattr(cfg, k)}")
+    elif rank == 0:
+        cfg_path.write_text(json.dumps(asdict(cfg), indent=2))
+
+    torch.manual_seed(cfg.seed + 1000 * rank)
+    model = build_model(cfg.arch, **cfg.model_config()).to(device)
+    quantiles = [p for n, p in model.named_parameters() if n.endswith("quantiles")]
+    main_params = [p for n, p in model.named_parameters() if not n.endswith("quantiles")]
+    opt = torch.optim.Adam(main_params, lr=cfg.lr)
+    aux_opt = torch.optim.Adam(quantiles, lr=cfg.aux_lr)
+    images = load_images(image_files([Path(d) for d in cfg.data]), cfg.crop, progress and rank == 0)
+    sampler = CropSampler(images, cfg.crop, seed=cfg.seed + 7919 * rank)
+    val = centre_crops(load_images(image_files([Path(d) for d in cfg.val_data]), cfg.val_crop, False),
+                       cfg.val_crop)[: cfg.max_val] if cfg.val_data else []
+    state = {"step": 0, "seconds": 0.0, "sampler": {}}
+    if ckpt_path.exists():
+        state = load_checkpoint(ckpt_path, model, {"main": opt, "aux": aux_opt})
+        samplers = state.get("samplers", {})
+        if str(rank) in samplers:
+            sampler.set_state(samplers[str(rank)])
+        if rank == 0:
+            print(f"resuming {run_dir} at step {state['step']}")
+    ddp = torch.nn.parallel.DistributedDataParallel(model) if world > 1 else model
+    model.train()
+    step, seconds = int(state["step"]), float(state["seconds"])
+    last_ckpt = time.monotonic()
+    new_log = not log_path.exists()
+    log_file = open(log_path, "a", newline="") if rank == 0 else None
+    writer = csv.writer(log_file) if log_file else None
+    if writer and new_log:
+        writer.writerow(["step", "hours", "lr", "loss", "bpp", "psnr", "aux"] +
+                        [f"val_{m}_q{q:g}" for q in VAL_QUALITIES for m in ("bpp", "psnr")])
+    bar = tqdm(total=cfg.steps, initial=step, disable=not progress or rank != 0,
+               desc=f"train {cfg.arch}", unit="step", dynamic_ncols=True)
+    acc = {"loss": 0.0, "bpp": 0.0, "mse": 0.0, "aux": 0.0, "n": 0}
+
+    def checkpoint() -> None:
+        samplers = {str(rank): sampler.state()}
+        if world > 1:
+            gathered: list = [None] * world
+            dist.all_gather_object(gathered, sampler.state())
+            samplers = {str(i): s for i, s in enumerate(gathered)}
+        if rank == 0:
+            save_checkpoint(ckpt_path, model, {"main": opt, "aux": aux_opt},
+                            {"step": step, "seconds": seconds, "samplers": samplers, "config": asdict(cfg)})
+
+    try:
+        while step < cfg.steps:
+            t0 = time.monotonic()
+            lr = cfg.lr if step < cfg.decay_at * cfg.steps else cfg.lr / 10
+            for g in opt.param_groups:
+                g["lr"] = lr
+            x = sampler.batch(cfg.batch).to(device)
+            q = torch.rand(cfg.batch, device=device)
+            out = ddp(x, q)
+            loss, bpp, mse = rd_loss(out, x, model.gain.lmbda(q))
+            opt.zero_grad(set_to_none=True)
+            loss.backward()
+            torch.nn.utils.clip_grad_norm_(main_params, 1.0)
+            opt.step()
+            aux = model.aux_loss()
+            aux_opt.zero_grad(set_to_none=True)
+            aux.backward()
+            aux_opt.step()
+            step += 1
+            seconds += time.monotonic() - t0
+            acc["loss"] += loss.item()
+            acc["bpp"] += float(bpp.mean())
+            acc["mse"] += float(mse.mean())
+            acc["aux"] += aux.item()
+            acc["n"] += 1
+            bar.update(1)
+            if step % cfg.log_every == 0 or step == cfg.steps:
+                n = max(acc["n"], 1)
+                psnr = -10 * math.log10(max(acc["mse"] / n, 1e-10))
+                vals = evaluate(model, val, device) if val and (step % cfg.val_every == 0 or step == cfg.steps) else {}
+                bar.set_postfix(loss=f"{acc['loss'] / n:.3f}", bpp=f"{acc['bpp'] / n:.3f}", psnr=f"{psnr:.2f}")
+                if writer:
+                    writer.writerow([step, f"{seconds / 3600:.4f}", lr, f"{acc['loss'] / n:.5f}", f"{acc['bpp'] / n:.5f}",
+                                     f"{psnr:.4f}", f"{acc['aux'] / n:.3f}"] +
+                                    [f"{vals[k]:.5f}" if k in vals else "" for k in
+                                     (f"val_{m}_q{q:g}" for q in VAL_QUALITIES for m in ("bpp", "psnr"))])
+                    log_file.flush()
+                acc = {"loss": 0.0, "bpp": 0.0, "mse": 0.0, "aux": 0.0, "n": 0}
+            if time.monotonic() - last_ckpt > cfg.checkpoint_minutes * 60:
+                checkpoint()
+                last_ckpt = time.monotonic()
+        checkpoint()
+    finally:
+        bar.close()
+        if log_file:
+            log_file.close()
+    return {"step": step, "seconds": seconds, "model": model}
