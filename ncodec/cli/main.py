@@ -54,6 +54,9 @@ def _parser() -> argparse.ArgumentParser:
     from ncodec.cli import bench
 
     bench.add_parser(sub)
+    from ncodec.cli import train
+
+    train.add_parser(sub)
     return p
 
 
@@ -158,7 +161,13 @@ def _bench(args: argparse.Namespace) -> None:
     run(args)
 
 
-_COMMANDS = {"encode": _encode, "decode": _decode, "info": _info, "codecs": _codecs, "demo": _demo,
+def _train(args: argparse.Namespace) -> None:
+    from ncodec.cli.train import run
+
+    run(args)
+
+
+_COMMANDS = {"train": _train, "encode": _encode, "decode": _decode, "info": _info, "codecs": _codecs, "demo": _demo,
              "bench": _bench}
 
 

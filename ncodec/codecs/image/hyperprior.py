@@ -22,7 +22,7 @@ from ncodec.codecs.image.gain import GainUnits
 from ncodec.entropy import ConditionalPrior, Decoder, Encoder, FactorizedPrior
 from ncodec.entropy.quantization import quantize
 
-DEFAULT_LAMBDAS = (0.0018, 0.0035, 0.0067, 0.0130, 0.0250, 0.0483)
+DEFAULT_LAMBDAS = (0.0018, 0.0035, 0.0067, 0.0130, 0.0250, 0.0483, 0.0932)
 
 
 class HyperpriorModel(LearnedImageModel):

@@ -1,0 +1,40 @@
+"""``ncodec train image``: train (or resume) a learned image codec."""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+
+
+def add_parser(sub) -> None:
+    t = sub.add_parser("train", help="train a learned codec (resumes when RUN_DIR has a checkpoint)")
+    media = t.add_subparsers(dest="medium", required=True, metavar="MEDIUM")
+    i = media.add_parser("image", help="learned image codec")
+    i.add_argument("--arch", default="checkerboard",
+                   choices=["scale-hyperprior", "mean-scale-hyperprior", "checkerboard"])
+    i.add_argument("--data", nargs="+", required=True, help="training image folders (never Kodak)")
+    i.add_argument("--val-data", nargs="*", default=[], help="held-aside validation images")
+    i.add_argument("--steps", type=int, default=100_000)
+    i.add_argument("--batch", type=int, default=8)
+    i.add_argument("--crop", type=int, default=128)
+    i.add_argument("--lr", type=float, default=5e-4)
+    i.add_argument("--N", type=int, default=128)
+    i.add_argument("--M", type=int, default=192)
+    i.add_argument("--device", default="auto", help="auto (CUDA when present), cpu, cuda, cuda:1 ...")
+    i.add_argument("--threads", type=int, default=0, help="torch CPU threads (0 = torch's default)")
+    i.add_argument("--checkpoint-minutes", type=float, default=5.0)
+    i.add_argument("--val-every", type=int, default=500)
+    i.add_argument("--seed", type=int, default=0)
+    i.add_argument("--out", type=Path, required=True, metavar="RUN_DIR")
+    i.add_argument("--no-progress", action="store_true")
+
+
+def run(args: argparse.Namespace) -> None:
+    from ncodec.codecs.image.training import TrainConfig, train
+
+    cfg = TrainConfig(arch=args.arch, data=[str(d) for d in args.data], val_data=[str(d) for d in args.val_data],
+                      steps=args.steps, batch=args.batch, crop=args.crop, lr=args.lr, N=args.N, M=args.M,
+                      device=args.device, threads=args.threads, checkpoint_minutes=args.checkpoint_minutes,
+                      val_every=args.val_every, seed=args.seed)
+    result = train(cfg, args.out, progress=not args.no_progress)
+    print(f"{args.out}: step {result['step']}, {result['seconds'] / 3600:.2f} h of training")
