@@ -1,0 +1,135 @@
+"""Learned image codecs as :class:`~ncodec.codecs.base.Codec`: container, weights, padding.
+
+Weights come from ``ncodec/weights/<arch>.safetensors`` (shipped) or a ``weights=PATH``
+given by the user: an ncodec safetensors file, or a CompressAI zoo checkpoint
+(``bmshj2018-hyperprior``, ``mbt2018-mean``) mapped onto the matching architecture. The
+container records the SHA-256 of the loaded weights; a stream made with other weights is
+refused. Images of any size are padded (replicate) to the model's stride and cropped back;
+greyscale images are coded as RGB and returned as greyscale (luma of the decoded RGB is not
+used: the three decoded channels are averaged).
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any, ClassVar, Optional
+
+import numpy as np
+import torch
+
+from ncodec.checkpoint import load_weights, weights_sha256
+from ncodec.codecs.base import Codec
+from ncodec.codecs.image.base import LearnedImageModel, pad_to
+from ncodec.codecs.image.registry import build_model
+from ncodec.container import Container
+from ncodec.errors import CorruptStreamError, NcodecError
+from ncodec.media import Image
+
+WEIGHTS_DIR = Path(__file__).resolve().parents[2] / "weights"
+
+
+class MissingWeightsError(NcodecError):
+    """No trained weights are available for a learned codec."""
+
+
+def load_model(arch: str, path: Path) -> LearnedImageModel:
+    """Build ``arch`` from an ncodec weights file or a CompressAI checkpoint."""
+    from ncodec.codecs.image.interop import is_compressai_state, load_compressai_checkpoint
+
+    path = Path(path)
+    if path.suffix in (".pth", ".pt", ".tar"):
+        return load_compressai_checkpoint(arch, path)
+    tensors, meta = load_weights(path)
+    if is_compressai_state(tensors):
+        return load_compressai_checkpoint(arch, path, tensors)
+    cfg = meta.get("config", {})
+    if cfg.get("arch", arch) != arch:
+        raise NcodecError(f"{path} holds a {cfg.get('arch')} model, not {arch}")
+    model = build_model(arch, **cfg)
+    missing, unexpected = model.load_state_dict(tensors, strict=False)
+    missing = [k for k in missing if not k.endswith(("_offset", "_quantized_cdf", "_cdf_length"))]
+    if missing or unexpected:
+        raise NcodecError(f"{path} does not fit {arch}: missing {missing[:3]}, unexpected {unexpected[:3]}")
+    return model.eval()
+
+
+class LearnedImageCodec(Codec):
+    kind = "image"
+    learned = True
+    quality_range = (0.0, 1.0)
+    default_quality = 0.5
+    quality_step = 0.0
+    quality_unit = "rate knob, 0 = fewest bits"
+    arch: ClassVar[str] = ""
+
+    def __init__(self, weights: Optional[str | Path] = None, coder: str = "ans") -> None:
+        self._weights_path = Path(weights) if weights else WEIGHTS_DIR / f"{self.arch}.safetensors"
+        self.coder = coder
+        self._model: Optional[LearnedImageModel] = None
+        self._hash: Optional[str] = None
+
+    @property
+    def model(self) -> LearnedImageModel:
+        if self._model is None:
+            if not self._weights_path.exists():
+                raise MissingWeightsError(
+                    f"no weights for {self.name}: {self._weights_path} is missing. Train them with "
+                    f"`ncodec train image --arch {self.arch} ...` or pass weights=PATH / --weights PATH")
+            self._model = load_model(self.arch, self._weights_path)
+            self._hash = weights_sha256(self._model.state_dict())
+        return self._model
+
+    def weights_hash(self) -> Optional[str]:
+        self.model  # noqa: B018  (loads and hashes)
+        return self._hash
+
+    def settings(self) -> dict[str, Any]:
+        s = {"arch": self.arch, "weights": str(self._weights_path), "coder": self.coder}
+        if not self._weights_path.exists():
+            s["weights"] = f"missing ({self._weights_path.name})"
+        return s
+
+    def _encode(self, media: Image, quality: float):
+        px = media.pixels if media.channels == 3 else np.repeat(media.pixels, 3, axis=2)
+        x = torch.from_numpy(px).permute(2, 0, 1)[None].float().div_(255.0)
+        x = pad_to(x, self.model.stride)
+        chunks, shapes = self.model.compress(x, quality, self.coder)
+        params = {"shapes": shapes, "coder": self.coder, "model": self.model.config()}
+        return chunks, params, media.metadata()
+
+    def _decode(self, c: Container) -> Image:
+        h, w, ch = c.media["shape"]
+        shapes = c.params.get("shapes")
+        if not isinstance(shapes, dict):
+            raise CorruptStreamError("missing latent shapes")
+        stride = self.model.stride
+        ph, pw = -(-h // stride) * stride, -(-w // stride) * stride
+        expect_y = [1, self.model.M, ph // 16, pw // 16]
+        if list(shapes.get("y", [])) != expect_y:
+            raise CorruptStreamError(f"latent shape {shapes.get('y')} does not match a {w}x{h} image")
+        x_hat = self.model.decompress(c.chunks, shapes, float(c.quality), c.params.get("coder", "ans"))
+        px = torch.round(x_hat[0, :, :h, :w] * 255.0).to(torch.uint8).permute(1, 2, 0).numpy()
+        if ch == 1:
+            px = np.round(px.astype(np.float32).mean(axis=2, keepdims=True)).astype(np.uint8)
+        return Image(np.ascontiguousarray(px))
+
+
+class ScaleHyperpriorCodec(LearnedImageCodec):
+    name = "hyperprior"
+    arch = "scale-hyperprior"
+    description = "scale hyperprior (Ballé et al. 2018), variable rate"
+
+
+class MeanScaleCodec(LearnedImageCodec):
+    name = "mean-scale"
+    arch = "mean-scale-hyperprior"
+    description = "mean-scale hyperprior (Minnen et al. 2018), variable rate"
+
+
+class CheckerboardCodec(LearnedImageCodec):
+    name = "checkerboard"
+    arch = "checkerboard"
+    description = "mean-scale hyperprior + checkerboard context (He et al. 2021), variable rate"
+
+
+LEARNED_IMAGE_CODECS = [ScaleHyperpriorCodec, MeanScaleCodec, CheckerboardCodec]
