@@ -104,7 +104,7 @@ class LearnedImageCodec(Codec):
             raise CorruptStreamError("missing latent shapes")
         stride = self.model.stride
         ph, pw = -(-h // stride) * stride, -(-w // stride) * stride
-        expect_y = [1, self.model.M, ph // 16, pw // 16]
+        expect_y = [1, self.model.M, ph // 16, pw // 16]  # every family downsamples y by 16
         if list(shapes.get("y", [])) != expect_y:
             raise CorruptStreamError(f"latent shape {shapes.get('y')} does not match a {w}x{h} image")
         x_hat = self.model.decompress(c.chunks, shapes, float(c.quality), c.params.get("coder", "ans"))
@@ -112,6 +112,12 @@ class LearnedImageCodec(Codec):
         if ch == 1:
             px = np.round(px.astype(np.float32).mean(axis=2, keepdims=True)).astype(np.uint8)
         return Image(np.ascontiguousarray(px))
+
+
+class FactorizedCodec(LearnedImageCodec):
+    name = "factorized"
+    arch = "factorized"
+    description = "factorized prior (Ballé et al. 2018), variable rate"
 
 
 class ScaleHyperpriorCodec(LearnedImageCodec):
@@ -132,4 +138,4 @@ class CheckerboardCodec(LearnedImageCodec):
     description = "mean-scale hyperprior + checkerboard context (He et al. 2021), variable rate"
 
 
-LEARNED_IMAGE_CODECS = [ScaleHyperpriorCodec, MeanScaleCodec, CheckerboardCodec]
+LEARNED_IMAGE_CODECS = [FactorizedCodec, ScaleHyperpriorCodec, MeanScaleCodec, CheckerboardCodec]

@@ -1,6 +1,6 @@
 """Load CompressAI checkpoints into ncodec architectures (no code execution).
 
-Supported: ``bmshj2018-hyperprior`` (-> ``scale-hyperprior``) and ``mbt2018-mean``
+Supported: ``bmshj2018-factorized`` (-> ``factorized``), ``bmshj2018-hyperprior`` (-> ``scale-hyperprior``) and ``mbt2018-mean``
 (-> ``mean-scale-hyperprior``). The transforms share compressai's parameter names; the
 ``entropy_bottleneck.*`` parameters become ``z_prior.bottleneck.*``; compressai's derived
 coding buffers (``_offset``, ``_quantized_cdf``, ``_cdf_length``, ``scale_table``) are dropped
@@ -40,12 +40,14 @@ def _read(path: Path) -> dict:
     return {k.removeprefix("module."): v for k, v in obj.items()}
 
 
-def map_compressai_state(state: dict) -> dict:
+def map_compressai_state(state: dict, prior: str = "z_prior") -> dict:
     out = {}
     for k, v in state.items():
         if k.startswith("gaussian_conditional.") or k.rsplit(".", 1)[-1] in _DERIVED:
             continue
-        out["z_prior.bottleneck." + k[len("entropy_bottleneck."):] if k.startswith("entropy_bottleneck.") else k] = v
+        if k.startswith("entropy_bottleneck."):
+            k = prior + ".bottleneck." + k[len("entropy_bottleneck."):]
+        out[k] = v
     return out
 
 
@@ -53,11 +55,12 @@ def load_compressai_checkpoint(arch: str, path: Path, state: Optional[dict] = No
     state = _read(Path(path)) if state is None else state
     if not is_compressai_state(state):
         raise NcodecError(f"{path} is not a CompressAI image-model checkpoint")
-    if arch not in ("scale-hyperprior", "mean-scale-hyperprior"):
-        raise NcodecError(f"CompressAI checkpoints map onto scale-hyperprior or mean-scale-hyperprior, not {arch}")
+    if arch not in ("factorized", "scale-hyperprior", "mean-scale-hyperprior"):
+        raise NcodecError(f"CompressAI checkpoints map onto factorized, scale-hyperprior or "
+                          f"mean-scale-hyperprior, not {arch}")
     n, m = int(state["g_a.0.weight"].shape[0]), int(state["g_a.6.weight"].shape[0])
     model = build_model(arch, N=n, M=m, variable_rate=False)
-    mapped = map_compressai_state(state)
+    mapped = map_compressai_state(state, "y_prior" if arch == "factorized" else "z_prior")
     with torch.no_grad():
         model.gain.log_gain.zero_()
         model.gain.log_inv_gain.zero_()

@@ -7,9 +7,9 @@ from typing import Any
 from ncodec.codecs.image.base import LearnedImageModel
 from ncodec.errors import NcodecError
 
-ARCHS = ("scale-hyperprior", "mean-scale-hyperprior", "checkerboard")
+ARCHS = ("factorized", "scale-hyperprior", "mean-scale-hyperprior", "checkerboard")
 #: name used in the codec registry / CLI for each architecture
-CODEC_NAMES = {"scale-hyperprior": "hyperprior", "mean-scale-hyperprior": "mean-scale", "checkerboard": "checkerboard"}
+CODEC_NAMES = {"factorized": "factorized", "scale-hyperprior": "hyperprior", "mean-scale-hyperprior": "mean-scale", "checkerboard": "checkerboard"}
 
 
 def build_model(arch: str, **config: Any) -> LearnedImageModel:
@@ -19,6 +19,10 @@ def build_model(arch: str, **config: Any) -> LearnedImageModel:
     kw = {k: config[k] for k in ("N", "M", "variable_rate") if k in config}
     if "lambdas" in config:
         kw["lambdas"] = tuple(config["lambdas"])
+    if arch == "factorized":
+        from ncodec.codecs.image.factorized_model import FactorizedModel
+
+        return FactorizedModel(**kw)
     if arch == "scale-hyperprior":
         return HyperpriorModel(mean=False, **kw)
     if arch == "mean-scale-hyperprior":

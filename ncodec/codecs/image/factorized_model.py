@@ -1,0 +1,64 @@
+"""Factorized-prior image model (Ballé et al. 2017/2018): ``y = g_a(x)`` coded with one learned
+density per channel, no side information. Transforms are compressai's ``FactorizedPrior``
+layers (same parameter names, so ``bmshj2018-factorized`` checkpoints map onto it)."""
+
+from __future__ import annotations
+
+import torch
+from compressai.models import FactorizedPrior as _CompressaiFactorized
+
+from ncodec.codecs.image.base import LearnedImageModel, deterministic
+from ncodec.codecs.image.gain import GainUnits
+from ncodec.codecs.image.hyperprior import DEFAULT_LAMBDAS
+from ncodec.entropy import Decoder, Encoder, FactorizedPrior
+
+
+class FactorizedModel(LearnedImageModel):
+    stride = 16
+
+    def __init__(self, N: int = 128, M: int = 192, *, lambdas: tuple[float, ...] = DEFAULT_LAMBDAS,
+                 variable_rate: bool = True) -> None:
+        super().__init__()
+        self.N, self.M, self.variable_rate = int(N), int(M), bool(variable_rate)
+        ref = _CompressaiFactorized(N, M)
+        self.g_a, self.g_s = ref.g_a, ref.g_s
+        self.y_prior = FactorizedPrior(M)
+        self.gain = GainUnits(M, lambdas if variable_rate else (lambdas[0], lambdas[0]))
+        self.arch = "factorized"
+
+    def config(self) -> dict:
+        return {"arch": self.arch, "N": self.N, "M": self.M, "lambdas": list(self.gain.lambdas),
+                "variable_rate": self.variable_rate}
+
+    def _q(self, q, batch: int) -> torch.Tensor:
+        q = torch.as_tensor(q, dtype=torch.float32)
+        return q.expand(batch) if q.dim() == 0 else q
+
+    def forward(self, x: torch.Tensor, q) -> dict:
+        qv = self._q(q, x.shape[0])
+        y = self.g_a(x) * self.gain.gain(qv)
+        y_hat, y_lik = self.y_prior(y)
+        if self.training:  # straight-through rounded latents for the synthesis
+            med = self.y_prior.medians.view(1, -1, 1, 1)
+            y_hat = y + (torch.round(y - med) + med - y).detach()
+        return {"x_hat": self.g_s(y_hat * self.gain.inverse_gain(qv)), "likelihoods": {"y": y_lik}}
+
+    def _symbols(self, x, q):
+        with torch.no_grad():
+            y = self.g_a(x) * self.gain.gain(self._q(q, 1))
+        return self.y_prior.to_symbols(y)
+
+    def compress(self, x: torch.Tensor, q: float, coder: str = "ans"):
+        sym = self._symbols(x, q)
+        enc = Encoder(coder)
+        self.y_prior.encode(enc, sym)
+        return {"latents": enc.finish()}, {"y": list(sym.shape)}
+
+    def estimate_bits(self, x: torch.Tensor, q: float) -> float:
+        return self.y_prior.bits(self._symbols(x, q))
+
+    def decompress(self, chunks, shapes, q: float, coder: str = "ans") -> torch.Tensor:
+        sym = self.y_prior.decode(Decoder(chunks["latents"], coder), tuple(shapes["y"]))
+        with deterministic():
+            y_hat = self.y_prior.from_symbols(sym)
+            return self.g_s(y_hat * self.gain.inverse_gain(self._q(q, 1))).clamp_(0, 1)
