@@ -10,10 +10,11 @@ from ncodec.errors import UnknownCodecError
 
 def _codec_classes() -> dict[str, type[Codec]]:
     from ncodec.codecs.audio_classical import AUDIO_CODECS
+    from ncodec.codecs.image.codec import LEARNED_IMAGE_CODECS
     from ncodec.codecs.image_classical import IMAGE_CODECS
     from ncodec.codecs.video_classical import VIDEO_CODECS
 
-    classes = [*IMAGE_CODECS, *VIDEO_CODECS, *AUDIO_CODECS]
+    classes = [*IMAGE_CODECS, *LEARNED_IMAGE_CODECS, *VIDEO_CODECS, *AUDIO_CODECS]
     return {cls.name: cls for cls in classes}
 
 
