@@ -63,6 +63,25 @@ def _model(pmf: np.ndarray) -> Any:
     return constriction.stream.model.Categorical(pmf.astype(np.float64) / TOTAL, perfect=False)
 
 
+def coded_pmf(pmf: np.ndarray) -> np.ndarray:
+    """The integer PMF constriction actually codes with when given ``pmf / TOTAL``.
+
+    constriction's fast quantization (used with ``perfect=False``) sets the left cumulative
+    of entry ``i`` to ``floor(c_i * (TOTAL - n) / c_n) + i`` where ``c_i`` is the running
+    float64 sum of the probabilities before ``i``. It is not the identity on an already
+    quantized PMF (1-unit tail entries can become 2), so rate estimates use this function,
+    which repeats the same float64 operations in the same order.
+    """
+    p = pmf.astype(np.float64) / TOTAL
+    n = p.shape[-1]
+    c = np.cumsum(p, axis=-1)
+    scale = float(TOTAL - n) / c[..., -1:]
+    left_float = np.concatenate([np.zeros(p.shape[:-1] + (1,)), c[..., :-1]], axis=-1)
+    left = np.floor(left_float * scale).astype(np.int64) + np.arange(n)
+    right = np.concatenate([left[..., 1:], np.full(p.shape[:-1] + (1,), TOTAL, dtype=np.int64)], axis=-1)
+    return right - left
+
+
 class TableSet:
     """Shared integer tables. Table ``t`` covers the values ``offset(t) .. offset(t)+len-2``;
     its last entry is the escape.
@@ -76,6 +95,7 @@ class TableSet:
                  *, factory: Optional[Callable[[int], tuple[np.ndarray, int]]] = None,
                  size: Optional[int] = None) -> None:
         self._pmfs: dict[int, np.ndarray] = {}
+        self._coded: dict[int, np.ndarray] = {}
         self._offsets: dict[int, int] = {}
         self._models: dict[int, Any] = {}
         self._factory = factory
@@ -120,6 +140,13 @@ class TableSet:
             self._store(t, pmf, int(offset))
             p = self._pmfs[t]
         return p
+
+    def coded(self, t: int) -> np.ndarray:
+        """Integer PMF that the coder really uses for table ``t`` (see :func:`coded_pmf`)."""
+        c = self._coded.get(t)
+        if c is None:
+            c = self._coded[t] = coded_pmf(self.pmf(t))
+        return c
 
     def offset(self, t: int) -> int:
         self.pmf(t)
@@ -193,7 +220,7 @@ class TableSet:
         sym = np.where(esc, lay.nreg, v)
         total = 0.0
         for t, a, b in zip(lay.used.tolist(), lay.starts.tolist(), lay.ends.tolist()):
-            total += float(np.sum(PRECISION - np.log2(self.pmf(t)[sym[a:b]])))
+            total += float(np.sum(PRECISION - np.log2(self.coded(t)[sym[a:b]])))
         if esc.any():
             lo = lay.off[esc]
             total += _escape_bits(values[lay.order[esc]].astype(np.int64), lo, lo + lay.nreg[esc] - 1)
@@ -286,7 +313,8 @@ def rows_bits(values: np.ndarray, pmf_fn, n: int, width: int) -> float:
         v = values[a:b] - offsets
         esc = (v < 0) | (v >= width - 1)
         sym = np.where(esc, width - 1, v)
-        total += float(np.sum(PRECISION - np.log2(np.take_along_axis(pmfs, sym[:, None], 1)[:, 0])))
+        coded = coded_pmf(pmfs)
+        total += float(np.sum(PRECISION - np.log2(np.take_along_axis(coded, sym[:, None], 1)[:, 0])))
         if esc.any():
             total += _escape_bits(values[a:b][esc], offsets[esc], offsets[esc] + width - 2)
     return total

@@ -45,7 +45,7 @@ def load_model(arch: str, path: Path) -> LearnedImageModel:
     cfg = meta.get("config", {})
     if cfg.get("arch", arch) != arch:
         raise NcodecError(f"{path} holds a {cfg.get('arch')} model, not {arch}")
-    model = build_model(arch, **cfg)
+    model = build_model(arch, **{k: v for k, v in cfg.items() if k != "arch"})
     missing, unexpected = model.load_state_dict(tensors, strict=False)
     missing = [k for k in missing if not k.endswith(("_offset", "_quantized_cdf", "_cdf_length"))]
     if missing or unexpected:
