@@ -172,7 +172,7 @@ _COMMANDS = {"train": _train, "encode": _encode, "decode": _decode, "info": _inf
 
 
 def main(argv: Optional[Sequence[str]] = None) -> int:
-    args = _parser().parse_args(argv)
+    args = _parser().parse_args(None if argv is None else [str(a) for a in argv])
     try:
         _COMMANDS[args.command](args)
         return 0
