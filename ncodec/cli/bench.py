@@ -70,7 +70,10 @@ def run(args: argparse.Namespace) -> None:
         qualities = {s.label: values for s in specs}
     else:
         missing = [s for s in specs if s.label not in known]
-        probes = [load_item(p, kind, load) for p in dataset.files[:2]] if missing else []
+        # probe items spread over the dataset (first, last and between), at most four
+        n = len(dataset.files)
+        picks = sorted({round(i * (n - 1) / 3) for i in range(4)}) if n > 1 else [0]
+        probes = [load_item(dataset.files[i], kind, load) for i in picks] if missing else []
         if kind == "video":  # probing needs rates, not every frame
             import ncodec
 

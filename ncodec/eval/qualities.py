@@ -38,7 +38,7 @@ def _snap(codec, q: float) -> float:
     return float(min(max(q, lo), hi))
 
 
-def auto_qualities(codec, probes: Sequence[Media], *, points: int = 6, probe_points: int = 9,
+def auto_qualities(codec, probes: Sequence[Media], *, points: int = 6, probe_points: int = 13,
                    rate_range: tuple[float, float] | None = None) -> list[float]:
     """Qualities for ``codec`` whose mean rate over ``probes`` spans ``rate_range``."""
     kind = probes[0].kind
