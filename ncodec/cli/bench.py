@@ -67,7 +67,14 @@ def run(args: argparse.Namespace) -> None:
     qualities: dict[str, list[float]] = {}
     if args.qualities != "auto":
         values = parse_qualities(args.qualities)
-        qualities = {s.label: values for s in specs}
+        for s in specs:  # each codec keeps the values inside its own range
+            lo, hi = codec_class(s.name).quality_range
+            qualities[s.label] = [q for q in values if lo <= q <= hi]
+            dropped = [q for q in values if not lo <= q <= hi]
+            if dropped:
+                print(f"{s.label}: quality {', '.join(f'{q:g}' for q in dropped)} outside {lo:g}..{hi:g}, skipped")
+            if not qualities[s.label]:
+                raise NcodecError(f"no requested quality is inside {s.label}'s range {lo:g}..{hi:g}")
     else:
         missing = [s for s in specs if s.label not in known]
         # probe items spread over the dataset (first, last and between), at most four
