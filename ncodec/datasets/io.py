@@ -120,8 +120,13 @@ def read_media(path: PathLike, **opts: Any) -> Media:
     ``opts`` go to :func:`read_image`, :func:`read_video` or :func:`read_audio`.
     """
     kind = media_kind_for_path(path)
+    allowed = {"image": set(), "video": {"max_frames", "max_side"}, "audio": {"sample_rate", "mono"}}[kind]
+    unknown = set(opts) - allowed
+    if unknown:
+        raise MediaError(f"reading {kind} takes no option(s) {', '.join(sorted(unknown))}"
+                         + (f"; it takes {', '.join(sorted(allowed))}" if allowed else ""))
     if kind == "image":
-        return read_image(path, **opts)
+        return read_image(path)
     if kind == "video":
         return read_video(path, **opts)
     return read_audio(path, **opts)
@@ -160,6 +165,7 @@ def read_image(path: PathLike) -> Image:
     from PIL import Image as PILImage
     from PIL import ImageOps, UnidentifiedImageError
 
+    PILImage.MAX_IMAGE_PIXELS = MAX_PIXELS  # Pillow's bomb guard at ncodec's limit (checked below)
     p = _existing_file(path)
     ext = _ext(p)
     if ext not in IMAGE_READ_EXTS:
@@ -304,7 +310,8 @@ def read_video(path: PathLike, max_frames: Optional[int] = None, max_side: Optio
       decoded frame in order (no frames are dropped or duplicated); timestamps are not
       kept, so playback at the average rate can drift locally from the source timing.
     * ``max_frames`` keeps the first frames only; ``max_side`` downsizes (area filter)
-      so the longer side is at most ``max_side``, both dimensions even.
+      so the longer side is at most ``max_side``, both dimensions even. A video that is
+      already small enough keeps its size (odd sizes included).
     """
     p = _existing_file(path)
     ext = _ext(p)
@@ -470,6 +477,8 @@ def _read_y4m(p: Path, max_frames: Optional[int], max_side: Optional[int]) -> Vi
                 u[n] = buf[w * h:w * h + cw * ch].reshape(ch, cw)
                 v[n] = buf[w * h + cw * ch:].reshape(ch, cw)
                 n += 1
+            if (max_frames is None or n < int(max_frames)) and f.read(1):
+                raise MediaError(f"y4m file {str(p)!r} is truncated or has trailing data after frame {n}")
     except MediaError:
         raise
     except (OSError, MemoryError) as exc:
@@ -547,7 +556,9 @@ def write_video(video: Video, path: PathLike, crf: float = 12, preset: str = "me
                                         options={"crf": f"{float(crf):g}", "preset": preset})
                 stream.width, stream.height = pw, ph
                 stream.pix_fmt = "yuv420p"
-                stream.time_base = Fraction(1) / fps
+                time_base = Fraction(1) / fps  # the muxer may change stream.time_base later
+                stream.time_base = time_base
+                stream.codec_context.time_base = time_base
                 cc = stream.codec_context
                 cc.thread_type = "FRAME"
                 cc.colorspace = 1 if spc == "bt709" else 6
@@ -558,7 +569,7 @@ def write_video(video: Video, path: PathLike, crf: float = 12, preset: str = "me
                         yy = np.pad(yy, ((0, ph - h), (0, pw - w)), mode="edge")
                     frame = planes_to_frame(yy, u[i], v[i])
                     frame.pts = i
-                    frame.time_base = stream.time_base
+                    frame.time_base = time_base
                     frame.colorspace = cc.colorspace
                     frame.color_range = 1
                     for pkt in stream.encode(frame):
