@@ -247,11 +247,18 @@ class OpusCodec(_AVAudioCodec):
     quality_range = (6, 256)
     default_quality = 64
     quality_unit = "bitrate, kbit/s (VBR target; larger is better)"
-    description = ("Opus (libopus) in Ogg: VBR at 6..256 kbit/s, application audio, complexity 10, "
-                   "20 ms frames; 8/12/16/24/48 kHz (others resampled)")
+    description = ("Opus (libopus) in Ogg: VBR at 6..256 kbit/s, complexity 10, 20 ms frames, "
+                   "application audio (default) or voip (speech-tuned, option application=voip); "
+                   "8/12/16/24/48 kHz (others resampled)")
+    APPLICATIONS = ("audio", "voip", "lowdelay")
+
+    def __init__(self, application: str = "audio") -> None:
+        if application not in self.APPLICATIONS:
+            raise MediaError(f"opus application must be one of {', '.join(self.APPLICATIONS)}, got {application!r}")
+        self.application = application
 
     def _options(self, quality: float) -> dict[str, str]:
-        return {"application": "audio", "vbr": "on", "compression_level": "10", "frame_duration": "20"}
+        return {"application": self.application, "vbr": "on", "compression_level": "10", "frame_duration": "20"}
 
 
 class AacCodec(_AVAudioCodec):
