@@ -96,8 +96,8 @@ def main() -> None:
     anchor = rows[2]
     print(f"{n:,} Gaussian-conditional symbols, scales log-uniform in [0.2, 30], means N(0, 5^2); "
           f"ideal {ideal_bytes:,.0f} bytes; median of {args.repeat} runs, 1 thread")
-    print(f"| coder | encode Msym/s | decode Msym/s | encode vs constriction | decode vs constriction | "
-          f"bytes | overhead vs ideal |")
+    print("| coder | encode Msym/s | decode Msym/s | encode vs constriction | decode vs constriction | "
+          "bytes | overhead vs ideal |")
     print("|---|---:|---:|---:|---:|---:|---:|")
     for name, te, td, size in rows:
         print(f"| {name} | {n / te / 1e6:.1f} | {n / td / 1e6:.1f} | {anchor[1] / te:.2f}x | {anchor[2] / td:.2f}x | "

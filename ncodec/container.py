@@ -24,7 +24,7 @@ import math
 import struct
 import zlib
 from dataclasses import dataclass, field
-from typing import Any, Mapping, Optional
+from typing import Any, Optional
 
 from ncodec.errors import (
     CorruptStreamError,

@@ -10,7 +10,7 @@ Every type validates itself on construction, so a codec can trust what it receiv
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from fractions import Fraction
 from typing import Any, Union
 

@@ -38,7 +38,7 @@ import numpy as np
 
 from ncodec.codecs.base import Codec
 from ncodec.container import Container
-from ncodec.errors import CorruptStreamError, MediaError, QualityError
+from ncodec.errors import CorruptStreamError, MediaError
 from ncodec.media import Audio
 
 CHUNK = "bitstream"
@@ -83,13 +83,7 @@ class _AVAudioCodec(Codec):
     container_trims_delay: ClassVar[bool] = False
     delay_signalled_by: ClassVar[str] = "nothing (trimmed by ncodec from params)"
     muxer_options: ClassVar[dict[str, str]] = {}
-    integer_quality: ClassVar[bool] = False
-
-    def check_quality(self, quality: Any) -> float:
-        q = super().check_quality(quality)
-        if self.integer_quality and q != int(q):
-            raise QualityError(f"{self.name} quality must be a whole number, got {quality}")
-        return q
+    integer_quality = False
 
     # ------------------------------------------------------------------ hooks
     def _coded_rate(self, sr: int, quality: float) -> int:
@@ -119,7 +113,7 @@ class _AVAudioCodec(Codec):
         if media.channels not in _LAYOUTS:
             raise MediaError(f"{self.name} codes mono or stereo audio; this audio has {media.channels} channels "
                              "(downmix it first, e.g. read_audio(path, mono=True))")
-        sr, n = media.sample_rate, media.num_samples
+        sr = media.sample_rate
         layout = _LAYOUTS[media.channels]
         rate = self._coded_rate(sr, quality)
         x = np.clip(media.samples, -1.0, 1.0)

@@ -40,8 +40,8 @@ class Codec(ABC):
     quality_range: ClassVar[tuple[float, float]]
     default_quality: ClassVar[float]
     quality_unit: ClassVar[str] = ""
-    #: granularity of the quality knob (1 for integer knobs such as JPEG quality or CRF; 0 = continuous)
-    quality_step: ClassVar[float] = 1.0
+    #: True when the knob takes whole numbers only (JPEG quality, CRF); False for continuous knobs
+    integer_quality: ClassVar[bool] = False
     #: True when larger quality values mean more bits (all built-in codecs).
     lossless: ClassVar[bool] = False
     learned: ClassVar[bool] = False
@@ -64,9 +64,11 @@ class Codec(ABC):
             q = float(quality)
         except (TypeError, ValueError):
             raise QualityError(f"quality must be a number, got {quality!r}") from None
-        if not (lo <= q <= hi):
+        if not (lo <= q <= hi) or q != q:
             raise QualityError(f"quality {quality} is outside {self.name}'s range {lo:g}..{hi:g}"
                                + (f" ({self.quality_unit})" if self.quality_unit else ""))
+        if self.integer_quality and q != int(q):
+            raise QualityError(f"{self.name} quality must be a whole number, got {quality}")
         return q
 
     # ---------------------------------------------------------------- encoding

@@ -21,7 +21,7 @@ import numpy as np
 
 from ncodec.codecs.base import Codec
 from ncodec.container import Container
-from ncodec.errors import CorruptStreamError, MediaError, QualityError
+from ncodec.errors import CorruptStreamError, MediaError
 from ncodec.media import MAX_PIXELS, Image
 
 CHUNK = "bitstream"
@@ -52,15 +52,9 @@ class _PillowImageCodec(Codec):
     #: File extension of the payload when saved on its own.
     extension: ClassVar[str]
     #: Quality must be a whole number (Pillow's knob is an integer).
-    integer_quality: ClassVar[bool] = True
+    integer_quality = True
     #: Whether the format stores 8-bit grey natively.
     native_grey: ClassVar[bool] = True
-
-    def check_quality(self, quality: Any) -> float:
-        q = super().check_quality(quality)
-        if self.integer_quality and q != int(q):
-            raise QualityError(f"{self.name} quality must be a whole number, got {quality}")
-        return q
 
     # ------------------------------------------------------------------ subclass hooks
     def _save_options(self, quality: float, image: Image) -> dict[str, Any]:
@@ -163,7 +157,6 @@ class Jpeg2000Codec(_PillowImageCodec):
     pil_format = "JPEG2000"
     extension = ".j2k"
     integer_quality = False
-    quality_step = 0.0
     quality_range = (0.02, 12.0)
     default_quality = 1.0
     quality_unit = "target bits per pixel (OpenJPEG rate = 24 / bpp; larger is better)"

@@ -48,7 +48,7 @@ import numpy as np
 
 from ncodec.codecs.base import Codec
 from ncodec.container import Container
-from ncodec.errors import CorruptStreamError, MediaError, QualityError
+from ncodec.errors import CorruptStreamError, MediaError
 from ncodec.media import MAX_PIXELS, Video
 
 CHUNK = "bitstream"
@@ -100,7 +100,7 @@ class _AVVideoCodec(Codec):
     encoder: ClassVar[str]
     muxer: ClassVar[str]
     extension: ClassVar[str]
-    integer_quality: ClassVar[bool] = True
+    integer_quality = True
     min_size: ClassVar[int] = 2
     tunes: ClassVar[tuple[Optional[str], ...]] = (None, "psnr")
 
@@ -119,12 +119,6 @@ class _AVVideoCodec(Codec):
 
     def _postprocess(self, payload: bytes) -> bytes:
         return payload
-
-    def check_quality(self, quality: Any) -> float:
-        q = super().check_quality(quality)
-        if self.integer_quality and q != int(q):
-            raise QualityError(f"{self.name} quality (CRF) must be a whole number, got {quality}")
-        return q
 
     def settings(self) -> dict[str, Any]:
         opts = self._options(self.default_quality)

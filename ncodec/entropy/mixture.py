@@ -11,7 +11,6 @@ element's own parameters only, so the tables do not depend on batch composition.
 from __future__ import annotations
 
 import math
-from typing import Optional
 
 import numpy as np
 import scipy.special

@@ -32,9 +32,8 @@ def _rate(codec, media: Media, q: float) -> float:
 
 def _snap(codec, q: float) -> float:
     lo, hi = codec.quality_range
-    step = getattr(codec, "quality_step", 1.0)
-    if step:
-        q = lo + round((q - lo) / step) * step
+    if codec.integer_quality:
+        q = float(round(q))
     return float(min(max(q, lo), hi))
 
 

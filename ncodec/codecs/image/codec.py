@@ -58,7 +58,6 @@ class LearnedImageCodec(Codec):
     learned = True
     quality_range = (0.0, 1.0)
     default_quality = 0.5
-    quality_step = 0.0
     quality_unit = "rate knob, 0 = fewest bits"
     arch: ClassVar[str] = ""
 
