@@ -32,11 +32,14 @@ def _parser() -> argparse.ArgumentParser:
     e.add_argument("--tune", choices=["psnr"], default=None, help="x264/x265 tuning (default: the encoder's psycho-visual)")
     e.add_argument("--max-frames", type=int, default=None, help="video: encode only the first N frames")
     e.add_argument("--max-side", type=int, default=None, help="video: downscale so the long side is at most N")
+    e.add_argument("--weights", type=Path, default=None,
+                   help="learned codecs: ncodec .safetensors or CompressAI checkpoint (default: shipped weights)")
     e.add_argument("-f", "--force", action="store_true", help="overwrite OUT if it exists")
     e.add_argument("input", type=Path, metavar="IN")
     e.add_argument("output", type=Path, metavar="OUT")
 
     d = sub.add_parser("decode", help="decode an .ncd container; output format from OUT's extension")
+    d.add_argument("--weights", type=Path, default=None, help="learned codecs: the weights the stream was made with")
     d.add_argument("-f", "--force", action="store_true", help="overwrite OUT if it exists")
     d.add_argument("input", type=Path, metavar="IN")
     d.add_argument("output", type=Path, metavar="OUT")
@@ -67,7 +70,10 @@ def _encode(args: argparse.Namespace) -> None:
     from ncodec.eval.metrics import quality_summary
 
     check_output(args.output, args.force)
-    codec = get(args.codec, **({"tune": args.tune} if args.tune else {}))
+    options = {"tune": args.tune} if args.tune else {}
+    if args.weights is not None:
+        options["weights"] = args.weights
+    codec = get(args.codec, **options)
     if args.max_frames is not None or args.max_side is not None:
         media = read_video(args.input, max_frames=args.max_frames, max_side=args.max_side)
     else:
@@ -95,7 +101,7 @@ def _decode(args: argparse.Namespace) -> None:
     check_output(args.output, args.force)
     data = read_bytes(args.input)
     t = time.perf_counter()
-    media = decode(data)
+    media = decode(data, **({"weights": args.weights} if args.weights is not None else {}))
     seconds = time.perf_counter() - t
     write_media(media, args.output)
     note = ""
