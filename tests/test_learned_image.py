@@ -139,3 +139,22 @@ def test_compressai_checkpoint_interop(zoo, arch, tmp_path):
     assert np.mean(ours.pixels == expected) > 0.999
     payload = ncodec.Container.from_bytes(data).payload_bytes
     assert abs(payload - ref_bytes) <= 0.01 * ref_bytes + 16, (payload, ref_bytes)
+
+
+def test_cli_round_trip_with_weights(tmp_path, capsys):
+    from ncodec.cli.main import main
+    from ncodec.datasets.io import read_media, write_media
+
+    w = make_weights(tmp_path, "mean-scale-hyperprior")
+    src = tmp_path / "in.png"
+    write_media(image(96, 130), src)
+    ncd, out = tmp_path / "x.ncd", tmp_path / "y.png"
+    assert main(["encode", "-c", "mean-scale", "-q", "0.4", "--weights", w, src, ncd]) == 0, capsys.readouterr().err
+    assert main(["decode", "--weights", w, ncd, out]) == 0, capsys.readouterr().err
+    api = MeanScaleCodec(weights=w).decode(ncd.read_bytes())
+    assert np.array_equal(read_media(out).pixels, api.pixels)
+    other = make_weights(tmp_path, "mean-scale-hyperprior", seed=5)
+    capsys.readouterr()
+    assert main(["decode", "--weights", other, ncd, tmp_path / "z.png"]) == 1
+    err = capsys.readouterr().err
+    assert err.startswith("ncodec: error:") and "weights" in err and not (tmp_path / "z.png").exists()
