@@ -82,3 +82,24 @@ def test_lpips_with_a_local_backbone(tmp_path, monkeypatch):
     a = np.random.default_rng(4).integers(0, 256, (64, 64, 3), dtype=np.uint8)
     assert metric(a, a) == pytest.approx(0.0, abs=1e-6)
     assert metric(a, 255 - a) > 0
+
+
+def test_flac_is_exact_and_lossy_codecs_are_finite_in_the_harness():
+    """The harness's own measurement path: FLAC gives infinite SNR/SI-SDR and zero mel
+    distance, every lossy audio codec finite values."""
+    from ncodec.codecs import get
+    from ncodec.datasets.samples import load_sample
+    from ncodec.eval.measure import measure
+
+    audio = load_sample("audio")
+    pcm16 = Audio((np.round(audio.samples * 32767) / 32767).astype(np.float32), audio.sample_rate)
+    flac = get("flac")
+    data = flac.encode(pcm16)
+    m = measure(pcm16, flac.decode(data), len(data), ["snr", "si-sdr", "mel", "stoi"])
+    assert m["snr"] == math.inf and m["si-sdr"] == math.inf and m["mel"] == 0.0 and m["delay_samples"] == 0
+    for name, q in (("opus", 16), ("aac", 32), ("mp3", 32)):
+        codec = get(name)
+        data = codec.encode(audio, q)
+        m = measure(audio, codec.decode(data), len(data), ["snr", "si-sdr", "mel", "stoi"])
+        assert all(math.isfinite(m[k]) for k in ("snr", "si-sdr", "mel", "stoi")), (name, m)
+        assert m["si-sdr"] > 0 and m["mel"] > 0
