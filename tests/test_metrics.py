@@ -92,7 +92,7 @@ def test_flac_is_exact_and_lossy_codecs_are_finite_in_the_harness():
     from ncodec.eval.measure import measure
 
     audio = load_sample("audio")
-    pcm16 = Audio((np.round(audio.samples * 32767) / 32767).astype(np.float32), audio.sample_rate)
+    pcm16 = Audio((np.clip(np.round(audio.samples * 32768), -32768, 32767) / 32768).astype(np.float32), audio.sample_rate)
     flac = get("flac")
     data = flac.encode(pcm16)
     m = measure(pcm16, flac.decode(data), len(data), ["snr", "si-sdr", "mel", "stoi"])
