@@ -48,14 +48,13 @@ import numpy as np
 
 from ncodec.codecs.base import Codec
 from ncodec.container import Container
+from ncodec.datasets.io import add_yuv420_stream, frame_to_planes, planes_to_frame
 from ncodec.errors import CorruptStreamError, MediaError
 from ncodec.media import MAX_PIXELS, Video
 
 CHUNK = "bitstream"
 _MAX_PAD = 64
 # FFmpeg AVColorSpace / AVColorRange values written into the streams
-_AVCOL_SPC = {"bt709": 1, "bt601": 6}  # BT709, SMPTE170M
-_AVCOL_RANGE_MPEG = 1
 # x264's user-data-unregistered SEI UUID (its version / option string)
 _X264_SEI_UUID = bytes.fromhex("dc45e9bde6d948b7962cd820d923eeef")
 
@@ -143,25 +142,17 @@ class _AVVideoCodec(Codec):
         buf = io.BytesIO()
         try:
             with av.open(buf, mode="w", format=self.muxer, options={"fflags": "+bitexact"}) as out:
-                stream = out.add_stream(self.encoder, rate=fps, options=dict(opts))
-                stream.width, stream.height = cw, ch
-                stream.pix_fmt = "yuv420p"
-                time_base = Fraction(1) / fps  # the muxer may change stream.time_base later
-                stream.time_base = time_base
-                stream.codec_context.time_base = time_base
+                stream = add_yuv420_stream(out, self.encoder, fps, cw, ch, opts, yuv.color_space)
                 cc = stream.codec_context
-                cc.thread_type = "FRAME"
-                cc.colorspace = _AVCOL_SPC[yuv.color_space]
-                cc.color_range = _AVCOL_RANGE_MPEG
                 if self.encoder == "libvpx-vp9":
                     cc.bit_rate = 0
                 for i in range(t):
-                    frame = _planes_to_frame(_pad_plane(y[i], ch, cw), _pad_plane(u[i], (ch + 1) // 2, (cw + 1) // 2),
+                    frame = planes_to_frame(_pad_plane(y[i], ch, cw), _pad_plane(u[i], (ch + 1) // 2, (cw + 1) // 2),
                                              _pad_plane(v[i], (ch + 1) // 2, (cw + 1) // 2))
                     frame.pts = i
-                    frame.time_base = time_base
+                    frame.time_base = cc.time_base
                     frame.colorspace = cc.colorspace
-                    frame.color_range = _AVCOL_RANGE_MPEG
+                    frame.color_range = cc.color_range
                     for pkt in stream.encode(frame):
                         out.mux(pkt)
                 for pkt in stream.encode(None):
@@ -205,7 +196,7 @@ class _AVVideoCodec(Codec):
                                              f"frames, expected {cw}x{ch}")
                 if frame.format.name != "yuv420p":
                     raise CorruptStreamError(f"{self.name} payload decodes to {frame.format.name}, expected yuv420p")
-                fy, fu, fv = _frame_to_planes(frame)
+                fy, fu, fv = frame_to_planes(frame)
                 ys.append(fy[:h, :w])
                 us.append(fu[:cch, :ccw])
                 vs.append(fv[:cch, :ccw])
@@ -215,18 +206,6 @@ class _AVVideoCodec(Codec):
             raise CorruptStreamError(f"{self.name} payload decodes to {len(ys)} frames, header declares {t}")
         fps = Fraction(*meta["fps"])
         return Video((np.stack(ys), np.stack(us), np.stack(vs)), fps, "yuv420p", meta["color_space"])
-
-
-def _planes_to_frame(y: np.ndarray, u: np.ndarray, v: np.ndarray):
-    from ncodec.datasets.io import planes_to_frame
-
-    return planes_to_frame(y, u, v)
-
-
-def _frame_to_planes(frame):
-    from ncodec.datasets.io import frame_to_planes
-
-    return frame_to_planes(frame)
 
 
 class H264Codec(_AVVideoCodec):

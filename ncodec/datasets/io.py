@@ -252,6 +252,31 @@ def frame_to_planes(frame: Any) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     return out[0], out[1], out[2]
 
 
+_AVCOL_SPC = {"bt709": 1, "bt601": 6}  # AVCOL_SPC_BT709, AVCOL_SPC_SMPTE170M
+_AVCOL_RANGE_MPEG = 1  # limited ("TV") range
+
+
+def add_yuv420_stream(out: Any, encoder: str, fps: Fraction, width: int, height: int,
+                      options: dict[str, str], color_space: str) -> Any:
+    """Add a yuv420p video stream to an open PyAV output, configured as the ffmpeg CLI does.
+
+    Frame threading (PyAV's default, slice threading, makes x264 cut frames into slices and
+    compress worse), the time base fixed once at ``1/fps`` (the muxer may rescale the
+    stream's own later), limited range and the BT.601/BT.709 matrix tagged.
+    """
+    stream = out.add_stream(encoder, rate=fps, options=dict(options))
+    stream.width, stream.height = width, height
+    stream.pix_fmt = "yuv420p"
+    time_base = Fraction(1) / fps
+    stream.time_base = time_base
+    cc = stream.codec_context
+    cc.time_base = time_base
+    cc.thread_type = "FRAME"
+    cc.colorspace = _AVCOL_SPC[color_space]
+    cc.color_range = _AVCOL_RANGE_MPEG
+    return stream
+
+
 def planes_to_frame(y: np.ndarray, u: np.ndarray, v: np.ndarray) -> Any:
     """A new yuv420p ``av.VideoFrame`` holding the given planes (any size, odd included)."""
     import av
@@ -548,30 +573,20 @@ def write_video(video: Video, path: PathLike, crf: float = 12, preset: str = "me
                          "write .y4m (exact) or pass pad_odd=True")
     pw, ph = w + w % 2, h + h % 2
     fps = video.fps
-    spc = "bt709" if video.color_space == "bt709" else "smpte170m"
     with _atomic_output(path) as tmp:
         try:
             with av.open(tmp, mode="w", format=VIDEO_WRITE_EXTS[ext]) as out:
-                stream = out.add_stream("libx264", rate=fps,
-                                        options={"crf": f"{float(crf):g}", "preset": preset})
-                stream.width, stream.height = pw, ph
-                stream.pix_fmt = "yuv420p"
-                time_base = Fraction(1) / fps  # the muxer may change stream.time_base later
-                stream.time_base = time_base
-                stream.codec_context.time_base = time_base
-                cc = stream.codec_context
-                cc.thread_type = "FRAME"
-                cc.colorspace = 1 if spc == "bt709" else 6
-                cc.color_range = 1
+                stream = add_yuv420_stream(out, "libx264", fps, pw, ph,
+                                           {"crf": f"{float(crf):g}", "preset": preset}, video.color_space)
                 for i in range(t):
                     yy = y[i]
                     if (pw, ph) != (w, h):
                         yy = np.pad(yy, ((0, ph - h), (0, pw - w)), mode="edge")
                     frame = planes_to_frame(yy, u[i], v[i])
                     frame.pts = i
-                    frame.time_base = time_base
-                    frame.colorspace = cc.colorspace
-                    frame.color_range = 1
+                    frame.time_base = stream.codec_context.time_base
+                    frame.colorspace = stream.codec_context.colorspace
+                    frame.color_range = stream.codec_context.color_range
                     for pkt in stream.encode(frame):
                         out.mux(pkt)
                 for pkt in stream.encode(None):

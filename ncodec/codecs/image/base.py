@@ -50,7 +50,15 @@ class LearnedImageModel(nn.Module):
     arch: str = ""
 
     def config(self) -> dict:
-        raise NotImplementedError
+        """What :func:`~ncodec.codecs.image.registry.build_model` needs to rebuild this model."""
+        return {"arch": self.arch, "N": self.N, "M": self.M, "lambdas": list(self.gain.lambdas),
+                "variable_rate": self.variable_rate}
+
+    @staticmethod
+    def _q(q, batch: int) -> torch.Tensor:
+        """Quality as a per-image tensor."""
+        q = torch.as_tensor(q, dtype=torch.float32)
+        return q.expand(batch) if q.dim() == 0 else q
 
     def aux_loss(self) -> torch.Tensor:
         return sum((m.aux_loss() for m in self.modules() if m is not self and hasattr(m, "aux_loss")),

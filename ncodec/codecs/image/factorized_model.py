@@ -26,14 +26,6 @@ class FactorizedModel(LearnedImageModel):
         self.gain = GainUnits(M, lambdas if variable_rate else (lambdas[0], lambdas[0]))
         self.arch = "factorized"
 
-    def config(self) -> dict:
-        return {"arch": self.arch, "N": self.N, "M": self.M, "lambdas": list(self.gain.lambdas),
-                "variable_rate": self.variable_rate}
-
-    def _q(self, q, batch: int) -> torch.Tensor:
-        q = torch.as_tensor(q, dtype=torch.float32)
-        return q.expand(batch) if q.dim() == 0 else q
-
     def forward(self, x: torch.Tensor, q) -> dict:
         qv = self._q(q, x.shape[0])
         y = self.g_a(x) * self.gain.gain(qv)

@@ -41,15 +41,7 @@ class HyperpriorModel(LearnedImageModel):
         self.gain = GainUnits(M, lambdas if variable_rate else (lambdas[0], lambdas[0]))
         self.arch = "mean-scale-hyperprior" if mean else "scale-hyperprior"
 
-    def config(self) -> dict:
-        return {"arch": self.arch, "N": self.N, "M": self.M, "lambdas": list(self.gain.lambdas),
-                "variable_rate": self.variable_rate}
-
     # ------------------------------------------------------------------ shared pieces
-    def _q(self, q, batch: int) -> torch.Tensor:
-        q = torch.as_tensor(q, dtype=torch.float32)
-        return q.expand(batch) if q.dim() == 0 else q
-
     def _hyper_in(self, y: torch.Tensor) -> torch.Tensor:
         return y if self.mean else torch.abs(y)
 
