@@ -102,6 +102,18 @@ class _PillowImageCodec(Codec):
         return Image(np.ascontiguousarray(arr), container.media.get("color_space", "srgb"))
 
 
+def _flag(value: bool | str, name: str) -> bool:
+    """A boolean codec option, also from CLI text (true/false, 1/0, yes/no)."""
+    if isinstance(value, bool):
+        return value
+    text = str(value).strip().lower()
+    if text in ("1", "true", "yes", "on"):
+        return True
+    if text in ("0", "false", "no", "off"):
+        return False
+    raise MediaError(f"option {name} must be true or false, got {value!r}")
+
+
 class JpegCodec(_PillowImageCodec):
     """Baseline JPEG (libjpeg-turbo through Pillow)."""
 
@@ -112,14 +124,19 @@ class JpegCodec(_PillowImageCodec):
     default_quality = 75
     quality_unit = "libjpeg quality 1..100 (IJG scaled tables; larger is better)"
     description = ("JPEG (libjpeg-turbo): IJG quality 1..100, 4:2:0 chroma sub-sampling, "
-                   "optimized Huffman tables, baseline (sequential)")
+                   "optimized Huffman tables (option optimize=false for Pillow's default tables), "
+                   "baseline (sequential)")
+
+    def __init__(self, optimize: bool | str = True) -> None:
+        self.optimize = _flag(optimize, "optimize")
 
     def settings(self) -> dict[str, Any]:
         return {"library": f"libjpeg-turbo {_lib_version('libjpeg_turbo')}", "subsampling": "4:2:0",
-                "optimize": True, "progressive": False, "color_transform": "JFIF YCbCr (BT.601 full range)"}
+                "optimize": self.optimize, "progressive": False,
+                "color_transform": "JFIF YCbCr (BT.601 full range)"}
 
     def _save_options(self, quality: float, image: Image) -> dict[str, Any]:
-        return {"quality": int(quality), "subsampling": "4:2:0", "optimize": True}
+        return {"quality": int(quality), "subsampling": "4:2:0", "optimize": self.optimize}
 
 
 class WebpCodec(_PillowImageCodec):
@@ -198,6 +215,14 @@ class AvifCodec(_PillowImageCodec):
     description = ("AVIF (libavif + libaom): quality 0..100, 4:2:0 (4:0:0 for grey), speed 6 "
                    "(libavif's default trade-off), full-range BT.601 YUV, 8-bit")
     speed: ClassVar[int] = 6
+
+    def __init__(self, speed: int | str = 6) -> None:
+        try:
+            self.speed = int(speed)
+        except ValueError:
+            raise MediaError(f"avif speed must be an integer 0..10, got {speed!r}") from None
+        if not 0 <= self.speed <= 10:
+            raise MediaError(f"avif speed must be 0..10, got {self.speed}")
 
     def settings(self) -> dict[str, Any]:
         return {"library": f"libavif {_lib_version('avif')}", "codec": _avif_codec(), "speed": self.speed,
