@@ -130,3 +130,16 @@ def test_cli_bench_auto_qualities(image_dir, tmp_path, capsys):
         assert len(r) >= 3 and min(r) < 0.6 and max(r) > 1.2, (c, r)
     assert math.isfinite(summary["bd_rate"]["jpeg2000"]["psnr"]["mean_curve"])
     assert main(["bench", "--report", str(out)]) == 0
+
+
+def test_report_of_an_interrupted_sweep_uses_complete_items_only(image_dir, tmp_path):
+    out = tmp_path / "run"
+
+    def stop_after_one(records):
+        raise KeyboardInterrupt
+
+    with pytest.raises(KeyboardInterrupt):
+        run_sweep(_plan(image_dir), out, progress=False, on_records=stop_after_one)
+    summary = build_report(out, "jpeg")  # im0 has jpeg but not webp yet
+    assert summary["incomplete_items"] == ["im0.png"] and summary["records"] == 0
+    assert "Not yet complete" in (out / "report.md").read_text()

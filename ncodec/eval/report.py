@@ -61,6 +61,17 @@ def plot(curve_set: dict[str, list[dict]], kind: str, metric: str, out_base: Pat
     return paths
 
 
+def complete_items(records: list[dict[str, Any]], config: dict[str, Any]) -> tuple[list[dict], list[str]]:
+    """Keep the items that every configured (codec, quality) point has, so that mean curves
+    and BD-rates of an interrupted sweep compare the same items; list the others."""
+    wanted = {(c, float(q)) for c, qs in config.get("qualities", {}).items() for q in qs}
+    have: dict[str, set] = {}
+    for r in records:
+        have.setdefault(r["item"], set()).add((r["codec"], float(r["quality"])))
+    done = {item for item, pts in have.items() if wanted <= pts}
+    return [r for r in records if r["item"] in done], sorted(set(have) - done)
+
+
 def build_report(out_dir: Path, anchor: Optional[str] = None) -> dict[str, Any]:
     """Write report.md, the plots and summary.json from DIR's results; return the summary."""
     out_dir = Path(out_dir)
@@ -72,7 +83,7 @@ def build_report(out_dir: Path, anchor: Optional[str] = None) -> dict[str, Any]:
     kind, metrics = config["kind"], config["metrics"]
     rate_key = RATE_KEY[kind]
     errors = [r for r in records if "error" in r]
-    good = [r for r in records if "error" not in r]
+    good, incomplete = complete_items([r for r in records if "error" not in r], config)
     curve_set = curves(good, kind, metrics)
     anchor = anchor or config.get("anchor") or (config["codecs"][0] if config["codecs"] else None)
     bd = bd_table(good, kind, metrics, anchor) if anchor in curve_set else {}
@@ -84,6 +95,7 @@ def build_report(out_dir: Path, anchor: Optional[str] = None) -> dict[str, Any]:
                                                                  f"({len(items)} {kind} items)")
             plots[m] = [p.name for p in paths]
     summary = {"config": config, "anchor": anchor, "items": len(items), "records": len(good),
+               "incomplete_items": incomplete,
                "errors": [{"codec": e.get("codec"), "item": e.get("item"), "error": e["error"]} for e in errors],
                "curves": curve_set, "bd_rate": bd, "plots": plots}
     (out_dir / "summary.json").write_text(json.dumps(summary, indent=2, sort_keys=True, default=str))
@@ -129,6 +141,8 @@ def _markdown(s: dict[str, Any], kind: str, metrics: list[str], rate_key: str) -
         lines.append("")
     for m, files in s["plots"].items():
         lines += [f"![{m}]({files[0]})", ""]
+    if s["incomplete_items"]:
+        lines += [f"Not yet complete (left out of every table): {', '.join(s['incomplete_items'])}.", ""]
     if s["errors"]:
         lines += ["## Skipped", ""] + [f"- {e['codec']} {e['item']}: {e['error']}" for e in s["errors"]] + [""]
     return "\n".join(lines)
