@@ -102,9 +102,17 @@ def evaluate(model, crops, device) -> dict[str, float]:
 
 def train(cfg: TrainConfig, run_dir: Path, progress: bool = True) -> dict:
     """Train (or resume) into ``run_dir``; returns the final state dict of the run."""
-    device = _device(cfg.device)
+    threads_before = torch.get_num_threads()
     if cfg.threads:
         torch.set_num_threads(cfg.threads)
+    try:
+        return _train(cfg, run_dir, progress)
+    finally:
+        torch.set_num_threads(threads_before)
+
+
+def _train(cfg: TrainConfig, run_dir: Path, progress: bool) -> dict:
+    device = _device(cfg.device)
     rank, world = _setup_distributed(device)
     run_dir = Path(run_dir)
     run_dir.mkdir(parents=True, exist_ok=True)
