@@ -156,6 +156,7 @@ def _train(cfg: TrainConfig, run_dir: Path, progress: bool) -> dict:
     bar = tqdm(total=cfg.steps, initial=step, disable=not progress or rank != 0,
                desc=f"train {cfg.arch}", unit="step", dynamic_ncols=True)
     acc = {"loss": 0.0, "bpp": 0.0, "mse": 0.0, "aux": 0.0, "n": 0}
+    typical_dt = 0.0
 
     def checkpoint() -> None:
         samplers = {str(rank): sampler.state()}
@@ -186,7 +187,12 @@ def _train(cfg: TrainConfig, run_dir: Path, progress: bool) -> dict:
             aux.backward()
             aux_opt.step()
             step += 1
-            seconds += time.monotonic() - t0
+            dt = time.monotonic() - t0
+            # a step that took far longer than usual was suspended (SIGSTOP, laptop sleep):
+            # count a typical step instead, so "hours of training" stays honest
+            typical = typical_dt if typical_dt else dt
+            seconds += dt if dt < 20 * typical else typical
+            typical_dt = 0.99 * typical + 0.01 * min(dt, 20 * typical)
             acc["loss"] += loss.item()
             acc["bpp"] += float(bpp.mean())
             acc["mse"] += float(mse.mean())
