@@ -91,8 +91,8 @@ def build_report(out_dir: Path, anchor: Optional[str] = None) -> dict[str, Any]:
     plots = {}
     for m in metrics:
         if any(math.isfinite(p.get(m, math.nan)) for pts in curve_set.values() for p in pts):
-            paths = plot(curve_set, kind, m, out_dir / f"rd_{m}", f"{config.get('title', config['root'])} "
-                                                                 f"({len(items)} {kind} items)")
+            title = config.get("title") or f"{config['root']} ({len(items)} {kind} items)"
+            paths = plot(curve_set, kind, m, out_dir / f"rd_{m}", title)
             plots[m] = [p.name for p in paths]
     summary = {"config": config, "anchor": anchor, "items": len(items), "records": len(good),
                "incomplete_items": incomplete,
