@@ -74,6 +74,7 @@ class _AVAudioCodec(Codec):
     """Shared PyAV plumbing; subclasses name the encoder, the file format and the options."""
 
     kind = "audio"
+    quality_is_rate = True  # kbit/s (FLAC overrides: compression level)
     encoder: ClassVar[str]
     muxer: ClassVar[str]
     extension: ClassVar[str]
@@ -314,6 +315,7 @@ class FlacCodec(_AVAudioCodec):
     sample_format = "s16"
     lossless = True
     integer_quality = True
+    quality_is_rate = False
     muxer_options = {"metadata_header_padding": "0"}  # no 8 KiB PADDING block
     delay_signalled_by = "nothing needed (FLAC has no encoder delay)"
     quality_range = (0, 12)

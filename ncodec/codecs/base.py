@@ -42,6 +42,8 @@ class Codec(ABC):
     quality_unit: ClassVar[str] = ""
     #: True when the knob takes whole numbers only (JPEG quality, CRF); False for continuous knobs
     integer_quality: ClassVar[bool] = False
+    #: True when the knob is itself a rate (bits per pixel, kbit/s): sweeps probe it on a log scale
+    quality_is_rate: ClassVar[bool] = False
     #: True when larger quality values mean more bits (all built-in codecs).
     lossless: ClassVar[bool] = False
     learned: ClassVar[bool] = False

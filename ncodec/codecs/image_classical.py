@@ -174,6 +174,7 @@ class Jpeg2000Codec(_PillowImageCodec):
     pil_format = "JPEG2000"
     extension = ".j2k"
     integer_quality = False
+    quality_is_rate = True
     quality_range = (0.02, 12.0)
     default_quality = 1.0
     quality_unit = "target bits per pixel (OpenJPEG rate = 24 / bpp; larger is better)"

@@ -45,8 +45,8 @@ def auto_qualities(codec, probes: Sequence[Media], *, points: int = 6, probe_poi
     lo_q, hi_q = codec.quality_range
     if codec.lossless or lo_q == hi_q:
         return [float(codec.default_quality)]
-    # rate-like knobs (bpp, kbit/s: positive, spanning decades) are probed on a log grid
-    log_knob = lo_q > 0 and hi_q / lo_q >= 20
+    # knobs that are rates (bpp, kbit/s) span decades: probe them on a log grid
+    log_knob = codec.quality_is_rate and lo_q > 0
     raw = np.geomspace(lo_q, hi_q, probe_points) if log_knob else np.linspace(lo_q, hi_q, probe_points)
     grid = sorted({_snap(codec, q) for q in raw})
     rates = np.array([np.mean([_rate(codec, m, q) for m in probes]) for q in grid])
