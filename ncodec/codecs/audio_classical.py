@@ -172,7 +172,7 @@ class _AVAudioCodec(Codec):
     def _decode(self, container: Container) -> Audio:
         import av
 
-        from ncodec.datasets.io import audio_frame_to_float, resample
+        from ncodec.datasets.io import decode_audio_stream, resample
 
         data = container.chunks.get(CHUNK)
         if data is None:
@@ -186,32 +186,10 @@ class _AVAudioCodec(Codec):
                 raise CorruptStreamError(f"{self.name} stream has an invalid {key!r} parameter")
         if not (1000 <= rate <= 768_000) or n_coded < 1 or n_coded > 2 * n * rate / sr + 16 or trim > 1 << 20:
             raise CorruptStreamError(f"{self.name} stream parameters are inconsistent with the header")
-        pieces: list[np.ndarray] = []
-        total = 0
-        dec_rate: Optional[int] = None
         with av.open(io.BytesIO(data), mode="r", format=self.muxer) as src:
-            if not src.streams.audio:
-                raise CorruptStreamError(f"{self.name} payload holds no audio stream")
-            stream = src.streams.audio[0]
-            for frame in src.decode(stream):
-                if frame.samples == 0:
-                    continue
-                a = audio_frame_to_float(frame)
-                if dec_rate is None:
-                    dec_rate = int(frame.sample_rate)
-                    if not (1000 <= dec_rate <= 768_000):
-                        raise CorruptStreamError(f"{self.name} payload decodes at {dec_rate} Hz")
-                    limit = int((n_coded + trim) * dec_rate / rate) + (1 << 17)
-                if a.shape[0] != channels or int(frame.sample_rate) != dec_rate:
-                    raise CorruptStreamError(f"{self.name} payload decodes to {a.shape[0]} channels at "
-                                             f"{frame.sample_rate} Hz, header declares {channels}")
-                pieces.append(a)
-                total += a.shape[1]
-                if total > limit:
-                    raise CorruptStreamError(f"{self.name} payload decodes to more samples than declared")
-        if not pieces or dec_rate is None:
-            raise CorruptStreamError(f"{self.name} payload decodes to no audio")
-        y = np.concatenate(pieces, axis=1)
+            y, dec_rate = decode_audio_stream(
+                src, f"{self.name} payload", CorruptStreamError,
+                lambda dec, nch: int((n_coded + trim) * dec / rate) + (1 << 17), channels)
         scale = dec_rate / rate
         start = int(round(trim * scale))
         need = int(round(n_coded * scale))

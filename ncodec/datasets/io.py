@@ -25,7 +25,7 @@ import os
 import tempfile
 from fractions import Fraction
 from pathlib import Path
-from typing import Any, Iterator, Optional, Union
+from typing import Any, Callable, Iterator, Optional, Union
 
 import numpy as np
 
@@ -648,6 +648,42 @@ def resample(samples: np.ndarray, sr_in: int, sr_out: int) -> np.ndarray:
     return out
 
 
+def decode_audio_stream(container: Any, what: str, error: type[Exception],
+                        max_samples: Callable[[int, int], int], channels: Optional[int] = None) -> tuple[np.ndarray, int]:
+    """Decode the first audio stream of an open PyAV container to ``(channels x samples, rate)``.
+
+    Checks shared by the reader and the audio codecs: a stream exists, rate and channel count
+    stay constant (and equal ``channels`` when given, else within 1..MAX_CHANNELS), and no more
+    than ``max_samples(rate, channels)`` samples come out; violations raise ``error``.
+    """
+    if not container.streams.audio:
+        raise error(f"{what} has no audio stream")
+    pieces: list[np.ndarray] = []
+    total, rate, nch, limit = 0, None, None, 0
+    for frame in container.decode(container.streams.audio[0]):
+        if frame.samples == 0:
+            continue
+        a = audio_frame_to_float(frame)
+        if rate is None:
+            rate, nch = int(frame.sample_rate), a.shape[0]
+            if not (1000 <= rate <= 768_000):
+                raise error(f"{what} decodes at {rate} Hz")
+            if channels is not None and nch != channels:
+                raise error(f"{what} decodes to {nch} channels, {channels} declared")
+            if not (1 <= nch <= MAX_CHANNELS):
+                raise error(f"{what} has {nch} channels, outside 1..{MAX_CHANNELS}")
+            limit = max_samples(rate, nch)
+        elif a.shape[0] != nch or int(frame.sample_rate) != rate:
+            raise error(f"{what} changes its channel count or sample rate mid-stream")
+        pieces.append(a)
+        total += a.shape[1]
+        if total > limit:
+            raise error(f"{what} decodes to more samples than allowed")
+    if not pieces or rate is None:
+        raise error(f"{what} decodes to no audio")
+    return np.concatenate(pieces, axis=1), rate
+
+
 def read_audio(path: PathLike, sample_rate: Optional[int] = None, mono: bool = False) -> Audio:
     """Read audio with PyAV as ``channels x samples`` float32 :class:`~ncodec.media.Audio`.
 
@@ -667,36 +703,14 @@ def read_audio(path: PathLike, sample_rate: Optional[int] = None, mono: bool = F
                          f"supported: {' '.join(sorted(AUDIO_READ_EXTS))}")
     if sample_rate is not None and not (1000 <= int(sample_rate) <= 768_000):
         raise MediaError(f"sample_rate must be in 1000..768000 Hz, got {sample_rate}")
-    pieces: list[np.ndarray] = []
-    total = 0
-    sr = None
-    nch = None
     try:
         with av.open(str(p), mode="r") as container:
-            if not container.streams.audio:
-                raise MediaError(f"{str(p)!r} has no audio stream")
-            stream = container.streams.audio[0]
-            for frame in container.decode(stream):
-                if frame.samples == 0:
-                    continue
-                a = audio_frame_to_float(frame)
-                if sr is None:
-                    sr, nch = int(frame.sample_rate), a.shape[0]
-                    if not (1 <= nch <= MAX_CHANNELS):
-                        raise MediaError(f"{str(p)!r} has {nch} channels, outside 1..{MAX_CHANNELS}")
-                elif a.shape[0] != nch or int(frame.sample_rate) != sr:
-                    raise MediaError(f"{str(p)!r} changes its channel count or sample rate mid-stream")
-                pieces.append(a)
-                total += a.shape[1]
-                if total * nch > MAX_ELEMENTS:
-                    raise MediaError(f"audio {str(p)!r} is too long to load")
+            samples, sr = decode_audio_stream(container, repr(str(p)), MediaError,
+                                              lambda rate, nch: MAX_ELEMENTS // nch)
     except MediaError:
         raise
     except (av.FFmpegError, OSError, ValueError, TypeError, MemoryError, IndexError) as exc:
         raise _wrap(p, "read audio", exc) from None
-    if not pieces or sr is None:
-        raise MediaError(f"no audio samples could be decoded from {str(p)!r}")
-    samples = np.concatenate(pieces, axis=1)
     if mono and samples.shape[0] > 1:
         samples = samples.mean(axis=0, keepdims=True, dtype=np.float32)
     if sample_rate is not None and int(sample_rate) != sr:
