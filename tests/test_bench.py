@@ -143,3 +143,24 @@ def test_report_of_an_interrupted_sweep_uses_complete_items_only(image_dir, tmp_
     summary = build_report(out, "jpeg")  # im0 has jpeg but not webp yet
     assert summary["incomplete_items"] == ["im0.png"] and summary["records"] == 0
     assert "Not yet complete" in (out / "report.md").read_text()
+
+
+def test_items_exact_for_the_anchor_are_left_out_of_mean_curves():
+    """One degenerate item (the anchor codes it exactly: infinite PSNR) must not blank the mean-curve BD-rate."""
+    import math
+
+    from ncodec.eval.aggregate import bd_table
+
+    recs = []
+    t = {"encode_s": 0.1, "decode_s": 0.1}
+    for item, scale in (("a", 1.0), ("b", 2.0)):
+        for q, (r, m) in enumerate([(0.1, 30.0), (0.2, 33.0), (0.4, 36.0), (0.8, 39.0)]):
+            recs.append({"codec": "ref", "item": item, "quality": q, "bpp": r * scale, "psnr": m, **t})
+            recs.append({"codec": "new", "item": item, "quality": q, "bpp": 0.9 * r * scale, "psnr": m, **t})
+    for q in range(4):
+        recs.append({"codec": "ref", "item": "black", "quality": q, "bpp": 0.01 * (q + 1), "psnr": math.inf, **t})
+        recs.append({"codec": "new", "item": "black", "quality": q, "bpp": 0.01 * (q + 1), "psnr": math.inf, **t})
+    e = bd_table(recs, "image", ["psnr"], "ref")["new"]["psnr"]
+    assert e["mean_curve"] is not None and abs(e["mean_curve"] + 10.0) < 0.01
+    assert e["mean_curve_items_left_out"] == 1
+    assert abs(e["per_item_mean"] + 10.0) < 0.01 and e["items"] == 2 and e["items_skipped"] == 1

@@ -9,6 +9,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import shutil
 import sys
 import time
 import traceback
@@ -27,13 +28,16 @@ def _parser() -> argparse.ArgumentParser:
     sub = p.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
     e = sub.add_parser("encode", help="encode an image, video or audio file into an .ncd container")
-    e.add_argument("-c", "--codec", required=True, help="codec name (see `ncodec codecs`)")
+    e.add_argument("-c", "--codec", required=True,
+                   help="codec name (see `ncodec codecs`), optionally with options: name:key=value[:key=value]")
     e.add_argument("-q", "--quality", type=float, default=None, help="quality (codec-specific range)")
     e.add_argument("--tune", choices=["psnr"], default=None, help="x264/x265 tuning (default: the encoder's psycho-visual)")
     e.add_argument("--max-frames", type=int, default=None, help="video: encode only the first N frames")
     e.add_argument("--max-side", type=int, default=None, help="video: downscale so the long side is at most N")
     e.add_argument("--weights", type=Path, default=None,
                    help="learned codecs: ncodec .safetensors or CompressAI checkpoint (default: shipped weights)")
+    e.add_argument("--size-kb", type=float, default=None,
+                   help="NeRV-family codecs: target file size in kB (instead of -q, the target bits per pixel)")
     e.add_argument("-f", "--force", action="store_true", help="overwrite OUT if it exists")
     e.add_argument("input", type=Path, metavar="IN")
     e.add_argument("output", type=Path, metavar="OUT")
@@ -68,25 +72,41 @@ def _encode(args: argparse.Namespace) -> None:
     from ncodec.codecs import get
     from ncodec.datasets.io import read_media, read_video
     from ncodec.eval.metrics import quality_summary
+    from ncodec.eval.sweep import CodecSpec
 
     check_output(args.output, args.force)
-    options = {"tune": args.tune} if args.tune else {}
+    options: dict = {"tune": args.tune} if args.tune else {}
     if args.weights is not None:
         options["weights"] = args.weights
-    codec = get(args.codec, **options)
+    spec = CodecSpec.parse(args.codec)  # name[:key=value...]
+    options.update(spec.options)
+    codec = get(spec.name, **options)
+    workdir = None
+    if codec.fits_at_encode:  # fitting checkpoints here; a re-run of the same command resumes
+        workdir = args.output.with_name(args.output.name + ".fit")
+        codec = get(spec.name, **options, workdir=workdir, progress=True)
+    if args.size_kb is not None and (not codec.fits_at_encode or args.quality is not None):
+        raise NcodecError("--size-kb applies to the NeRV-family codecs only, and replaces -q")
     if args.max_frames is not None or args.max_side is not None:
         media = read_video(args.input, max_frames=args.max_frames, max_side=args.max_side)
     else:
         media = read_media(args.input)
     if media.kind != codec.kind:
         raise NcodecError(f"{args.input} is {media.kind}, but codec {codec.name} codes {codec.kind}")
+    quality = args.quality
+    if args.size_kb is not None:
+        from ncodec.codecs.video_inr import bits_per_pixel_for_size
+
+        quality = bits_per_pixel_for_size(args.size_kb, media)
     t = time.perf_counter()
-    data = codec.encode(media, args.quality)
+    data = codec.encode(media, quality)
     seconds = time.perf_counter() - t
     write_bytes_atomic(args.output, data)
+    if workdir is not None:
+        shutil.rmtree(workdir, ignore_errors=True)
     summary = quality_summary(media, codec.decode(data), len(data))
     stats = ", ".join(f"{k} {v:.3f}" if k in ("bpp",) else f"{k} {v:.2f}" for k, v in summary.items())
-    print(f"{args.output}: {len(data):,} bytes, {codec.name} q={codec.check_quality(args.quality):g}, "
+    print(f"{args.output}: {len(data):,} bytes, {codec.name} q={codec.check_quality(quality):g}, "
           f"{stats}, encoded in {seconds:.2f} s")
 
 
@@ -126,12 +146,28 @@ def _info(args: argparse.Namespace) -> None:
     rows = [("format version", info["format_version"]), ("codec", f"{info['codec']} (version {info['codec_version']})"),
             ("quality", info["quality"]), ("weights sha256", info["weights_sha256"] or "-")]
     rows += [(f"media {k}", v) for k, v in info["media"].items()]
-    rows += [(f"param {k}", json.dumps(v) if isinstance(v, (dict, list)) else v) for k, v in info["params"].items()]
-    rows += [(f"chunk {c['name']}", f"{c['bytes']:,} bytes, crc32 {c['crc32']}") for c in info["chunks"]]
+    rows += [(f"param {k}", _short(v)) for k, v in info["params"].items()]
+    for c in info["chunks"]:
+        raw = info["params"].get(f"{c['name']}_raw_bytes")
+        vs = (f" (stored plainly: {raw:,} bytes; entropy coding saves {100 * (1 - c['bytes'] / raw):.1f} %)"
+              if isinstance(raw, int) and raw > 0 else "")
+        rows.append((f"chunk {c['name']}", f"{c['bytes']:,} bytes, crc32 {c['crc32']}{vs}"))
     rows += [("file", f"{info['file_bytes']:,} bytes ({info['overhead_bytes']:,} bytes container overhead)")]
     width = max(len(k) for k, _ in rows)
     for k, v in rows:
         print(f"{k:<{width}}  {v}")
+
+
+def _short(v: object, limit: int = 160) -> object:
+    """A header value for the info table: JSON, long per-tensor tables summarised (--json shows all)."""
+    if not isinstance(v, (dict, list)):
+        return v
+    text = json.dumps(v)
+    if len(text) <= limit:
+        return text
+    if isinstance(v, list):
+        return f"[{len(v)} entries; see --json]"
+    return "{" + ", ".join(f"{k}: {_short(x, 40)}" for k, x in v.items()) + "}"
 
 
 def _codecs(args: argparse.Namespace) -> None:

@@ -44,6 +44,10 @@ class Codec(ABC):
     integer_quality: ClassVar[bool] = False
     #: True when the knob is itself a rate (bits per pixel, kbit/s): sweeps probe it on a log scale
     quality_is_rate: ClassVar[bool] = False
+    #: True when the knob is a target rate the codec sizes itself for (no probing needed)
+    rate_is_target: ClassVar[bool] = False
+    #: True when encoding fits a model to the input (slow; the CLI gives it a resumable workdir)
+    fits_at_encode: ClassVar[bool] = False
     #: True when larger quality values mean more bits (all built-in codecs).
     lossless: ClassVar[bool] = False
     learned: ClassVar[bool] = False

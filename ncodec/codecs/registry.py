@@ -13,8 +13,9 @@ def _codec_classes() -> dict[str, type[Codec]]:
     from ncodec.codecs.image.codec import LEARNED_IMAGE_CODECS
     from ncodec.codecs.image_classical import IMAGE_CODECS
     from ncodec.codecs.video_classical import VIDEO_CODECS
+    from ncodec.codecs.video_inr import INR_VIDEO_CODECS
 
-    classes = [*IMAGE_CODECS, *LEARNED_IMAGE_CODECS, *VIDEO_CODECS, *AUDIO_CODECS]
+    classes = [*IMAGE_CODECS, *LEARNED_IMAGE_CODECS, *VIDEO_CODECS, *INR_VIDEO_CODECS, *AUDIO_CODECS]
     return {cls.name: cls for cls in classes}
 
 

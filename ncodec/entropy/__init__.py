@@ -4,7 +4,7 @@
   range coder (``"range"``);
 * priors: :class:`FactorizedPrior`, :class:`ConditionalPrior` (Gaussian, Laplace,
   logistic), :class:`GaussianMixturePrior`, :class:`CategoricalPrior`,
-  :class:`AdaptiveModel`; each gives a differentiable likelihood for training and exact
+  :class:`AdaptiveModel`, :class:`ZeroInflatedPrior` (pruned, quantized weights); each gives a differentiable likelihood for training and exact
   integer tables for coding;
 * :mod:`~ncodec.entropy.quantization`: noise / straight-through / rounding.
 """
@@ -17,9 +17,10 @@ from ncodec.entropy.factorized import FactorizedPrior
 from ncodec.entropy.mixture import GaussianMixturePrior
 from ncodec.entropy.quantization import from_symbols, quantize, to_symbols
 from ncodec.entropy.tables import PRECISION, TableSet, quantize_pmf
+from ncodec.entropy.zero_inflated import ZeroInflatedPrior, ZIParams
 
 __all__ = [
     "AdaptiveModel", "CODERS", "CategoricalPrior", "ConditionalPrior", "Decoder", "Encoder",
     "FactorizedPrior", "GaussianMixturePrior", "PRECISION", "TableSet", "from_symbols", "quantize",
-    "quantize_pmf", "to_symbols",
+    "quantize_pmf", "to_symbols", "ZeroInflatedPrior", "ZIParams",
 ]

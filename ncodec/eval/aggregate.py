@@ -5,6 +5,9 @@
   point's mean infinite and the point is left out of BD computations).
 * BD-rate of each codec against the anchor is reported twice: on those mean curves, and as
   the mean of per-item BD-rates (items whose curves do not overlap are counted and skipped).
+  An item where the *anchor* reaches an infinite metric (e.g. a video clip whose frames are
+  all black, coded exactly) would make every mean point infinite, so the mean curves used
+  for that metric's BD-rate leave such items out and say how many (``mean_curve_items``).
 * Metrics where lower is better (LPIPS, mel distance) are negated for BD-rate, and MS-SSIM is
   converted to dB (``-10 log10(1 - x)``) first, as is customary.
 """
@@ -73,6 +76,16 @@ def _bd(points_a, points_t, rate_key, metric) -> Optional[float]:
         return None
 
 
+def anchor_finite_curves(records: list[dict[str, Any]], kind: str, metric: str,
+                         anchor: str) -> tuple[dict[str, list[dict[str, float]]], int]:
+    """Mean curves for ``metric`` over the items where the anchor's ``metric`` is finite, and
+    how many items were left out."""
+    degenerate = {r["item"] for r in records if "error" not in r and r.get("codec") == anchor
+                  and not math.isfinite(float(r.get(metric, math.nan)))}
+    kept = [r for r in records if r.get("item") not in degenerate]
+    return curves(kept, kind, [metric]), len(degenerate)
+
+
 def bd_table(records: list[dict[str, Any]], kind: str, metrics: list[str], anchor: str) -> dict[str, dict[str, Any]]:
     """``codec -> metric -> {mean_curve, per_item_mean, items, items_skipped}`` vs ``anchor``."""
     rate_key = RATE_KEY[kind]
@@ -83,11 +96,15 @@ def bd_table(records: list[dict[str, Any]], kind: str, metrics: list[str], ancho
     for r in records:
         if "error" not in r and "quality" in r:
             per_item[r["item"]][r["codec"]].append(r)
+    finite_curves = {m: anchor_finite_curves(records, kind, m, anchor) for m in metrics}
     table: dict[str, dict[str, Any]] = {}
     for codec in mean_curves:
         table[codec] = {}
         for m in metrics:
-            entry: dict[str, Any] = {"mean_curve": _bd(mean_curves[anchor], mean_curves[codec], rate_key, m)}
+            mc, left_out = finite_curves[m]
+            entry: dict[str, Any] = {
+                "mean_curve": _bd(mc[anchor], mc[codec], rate_key, m) if anchor in mc and codec in mc else None,
+                "mean_curve_items_left_out": left_out}
             vals, skipped = [], 0
             for item, by_codec in per_item.items():
                 if anchor in by_codec and codec in by_codec:

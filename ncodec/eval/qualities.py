@@ -6,6 +6,8 @@ quality knob, and for each target rate (log-spaced in ``rate_range``) the qualit
 that rate is read off and rounded to the codec's quality step. Targets outside what a
 codec can reach are clamped to its extreme qualities, and duplicates are dropped, so every
 codec gets at most ``points`` qualities and curves overlap wherever the codecs allow.
+Codecs whose knob *is* a target rate they size themselves for (``rate_is_target``, the
+NeRV family) get the log-spaced targets directly, without probing.
 """
 
 from __future__ import annotations
@@ -19,7 +21,7 @@ from ncodec.eval.measure import RATE_KEY
 from ncodec.media import Media
 
 #: default target rate ranges: bits per pixel for images and video, kbit/s for audio
-RATE_RANGES = {"image": (0.2, 3.0), "video": (0.01, 0.3), "audio": (6.0, 64.0)}
+RATE_RANGES = {"image": (0.2, 3.0), "video": (0.01, 0.2), "audio": (6.0, 64.0)}
 
 
 def _rate(codec, media: Media, q: float) -> float:
@@ -45,6 +47,10 @@ def auto_qualities(codec, probes: Sequence[Media], *, points: int = 6, probe_poi
     lo_q, hi_q = codec.quality_range
     if codec.lossless or lo_q == hi_q:
         return [float(codec.default_quality)]
+    if getattr(codec, "rate_is_target", False):
+        # the knob is the target rate itself (NeRV-family codecs size their model for it):
+        # no probing, which for them would mean fitting a network per probe
+        return sorted({_snap(codec, float(q)) for q in np.geomspace(lo_r, hi_r, points)})
     # knobs that are rates (bpp, kbit/s) span decades: probe them on a log grid
     log_knob = codec.quality_is_rate and lo_q > 0
     raw = np.geomspace(lo_q, hi_q, probe_points) if log_knob else np.linspace(lo_q, hi_q, probe_points)

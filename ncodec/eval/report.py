@@ -11,7 +11,7 @@ import math
 from pathlib import Path
 from typing import Any, Optional
 
-from ncodec.eval.aggregate import bd_table, curves, rate_at
+from ncodec.eval.aggregate import anchor_finite_curves, bd_table, curves, rate_at
 from ncodec.eval.measure import RATE_KEY
 from ncodec.eval.sweep import read_results
 
@@ -99,6 +99,8 @@ def build_report(out_dir: Path, anchor: Optional[str] = None) -> dict[str, Any]:
                "errors": [{"codec": e.get("codec"), "item": e.get("item"), "error": e["error"]} for e in errors],
                "curves": curve_set, "bd_rate": bd, "plots": plots}
     (out_dir / "summary.json").write_text(json.dumps(summary, indent=2, sort_keys=True, default=str))
+    if anchor in curve_set:
+        summary["fixed_rate_curves"] = anchor_finite_curves(good, kind, metrics[0], anchor)
     (out_dir / "report.md").write_text(_markdown(summary, kind, metrics, rate_key))
     return summary
 
@@ -116,16 +118,24 @@ def _markdown(s: dict[str, Any], kind: str, metrics: list[str], rate_key: str) -
             cells = []
             for m in metrics:
                 e = row[m]
-                cells += [_fmt(e["mean_curve"], 1, True) + " %" if e["mean_curve"] is not None else "–",
+                left = e.get("mean_curve_items_left_out", 0)
+                cells += [(_fmt(e["mean_curve"], 1, True) + " %" if e["mean_curve"] is not None else "–")
+                          + (f" ({left} left out)" if left else ""),
                           (_fmt(e["per_item_mean"], 1, True) + " %" if e["per_item_mean"] is not None else "–")
                           + (f" ({e['items_skipped']} skipped)" if e["items_skipped"] else "")]
             lines.append(f"| {codec} | " + " | ".join(cells) + " |")
+        if any(e.get("mean_curve_items_left_out") for row in s["bd_rate"].values() for e in row.values()):
+            lines.append("\n'left out': items where the anchor reaches an infinite metric (coded exactly) are "
+                         "left out of that metric's mean curves; per-item BD-rates skip items whose curves "
+                         "have no finite overlap.")
         lines.append("")
     probe = PROBE_RATES[kind]
     m0 = metrics[0]
-    lines += [f"## {METRIC_LABEL.get(m0, m0)} at fixed rates (interpolated on the mean curve)", "",
+    fixed, left = s.get("fixed_rate_curves", (s["curves"], 0))
+    lines += [f"## {METRIC_LABEL.get(m0, m0)} at fixed rates (interpolated on the mean curve"
+              + (f" of the {s['items'] - left} items where the anchor's value is finite)" if left else ")"), "",
               "| codec | " + " | ".join(f"{r:g} {rate_key}" for r in probe) + " |", "|---|" + "---:|" * len(probe)]
-    for codec, pts in sorted(s["curves"].items()):
+    for codec, pts in sorted(fixed.items()):
         lines.append(f"| {codec} | " + " | ".join(_fmt(rate_at(pts, rate_key, m0, r)) for r in probe) + " |")
     lines.append("")
     for codec, pts in sorted(s["curves"].items()):

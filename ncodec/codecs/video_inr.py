@@ -1,0 +1,167 @@
+"""NeRV-family video codecs: encoding fits a network to the video; the stream is the network.
+
+``nerv`` (frame index -> frame) and ``hnerv`` (a coded embedding per frame -> frame), each
+with ``block=nerv`` (the papers' upsampling blocks) or ``block=enhanced`` (NeRV++-style
+skip + separable refinement, :mod:`ncodec.inr.blocks`).
+
+The quality knob is the **target rate in bits per pixel** over all frames: the model is
+sized for it (:func:`ncodec.inr.config.configure`) and the coded size lands near it (the
+CLI's ``--size-kb`` converts a file size into this knob). Fitting options are codec options,
+e.g. ``hnerv:epochs=100:block=enhanced``; see :class:`~ncodec.inr.fitting.FitOptions`.
+
+Stream: header params ``config`` (the model), the counts and plainly-stored sizes of the
+weights and embeddings (for comparison: ``ncodec info`` shows the saving), and ``fit`` (steps,
+seconds, device, the Y-PSNR measured on the decoded frames at encode time); chunks
+``weights`` and ``embeddings`` (HNeRV) hold per-group quantization steps and prior
+parameters followed by the entropy-coded integers (:mod:`ncodec.inr.weight_coding`). Decoding renders the frames deterministically
+(:mod:`ncodec.inr.rendering`).
+
+With ``workdir`` set (the CLI uses ``OUTPUT.fit/``), fitting checkpoints there and an
+interrupted encode resumes.
+"""
+
+from __future__ import annotations
+
+import math
+import time
+from fractions import Fraction
+from pathlib import Path
+from typing import Any, ClassVar, Optional
+
+from ncodec.codecs.base import Codec
+from ncodec.container import Container
+from ncodec.errors import CorruptStreamError, MediaError
+from ncodec.media import Video
+
+WEIGHTS_CHUNK, EMBED_CHUNK = "weights", "embeddings"
+_FIT_KEYS = {"epochs": int, "batch": int, "lr": float, "prune": float, "rate_lambda": float, "seed": int,
+             "checkpoint_seconds": float}
+
+
+def _as_bool(v: Any) -> bool:
+    if isinstance(v, str):
+        return v.strip().lower() in ("1", "true", "yes", "on")
+    return bool(v)
+
+
+class _INRVideoCodec(Codec):
+    kind = "video"
+    learned = True
+    quality_is_rate = True
+    rate_is_target = True
+    fits_at_encode = True
+    quality_range = (0.001, 8.0)
+    default_quality = 0.1
+    quality_unit = "target bits per pixel over all frames (larger is better)"
+    arch: ClassVar[str]
+
+    def __init__(self, block: str = "nerv", device: str = "auto", workdir: Optional[str | Path] = None,
+                 progress: Any = False, **fit_options: Any) -> None:
+        from ncodec.inr.config import BLOCKS
+        from ncodec.inr.fitting import FitOptions
+
+        if block not in BLOCKS:
+            raise MediaError(f"{self.name} block must be one of {', '.join(BLOCKS)}, got {block!r}")
+        unknown = set(fit_options) - set(_FIT_KEYS)
+        if unknown:
+            raise TypeError(f"unknown options {sorted(unknown)}; fitting options: {sorted(_FIT_KEYS)}")
+        try:
+            opts = {k: _FIT_KEYS[k](v) for k, v in fit_options.items()}
+            self.fit_options = FitOptions(device=device, **opts)
+            self.fit_options.check()
+        except ValueError as exc:
+            raise MediaError(f"{self.name}: bad fitting option: {exc}") from None
+        self.block = block
+        self.workdir = Path(workdir) if workdir is not None else None
+        self.progress = _as_bool(progress)
+
+    def settings(self) -> dict[str, Any]:
+        o = self.fit_options
+        return {"arch": self.arch, "block": self.block, "epochs": o.epochs, "batch": o.batch, "lr": o.lr,
+                "prune": o.prune, "rate_lambda": o.rate_lambda, "weight_bits": 8, "embed_bits": 6,
+                "prior": "zero-inflated Laplace per tensor / embedding channel"}
+
+    # ------------------------------------------------------------------ encode
+    def _encode(self, media: Video, quality: float) -> tuple[dict[str, bytes], dict[str, Any], dict[str, Any]]:
+        from ncodec.eval.metrics import video_psnr
+        from ncodec.inr import weight_coding as wc
+        from ncodec.inr.config import configure
+        from ncodec.inr.fitting import fit, pick_device
+
+        yuv = media.to_yuv420()
+        t, h, w = yuv.planes[0].shape
+        cfg = configure(self.arch, t, h, w, quality * t * h * w, block=self.block)
+        start = time.perf_counter()
+        result = fit(yuv.planes, cfg, self.fit_options, workdir=self.workdir, progress=self.progress)
+        seconds = time.perf_counter() - start
+        chunks: dict[str, bytes] = {}
+        chunks[WEIGHTS_CHUNK] = wc.encode_tensors(result.decoder_state, cfg.weight_bits)
+        n_weights = sum(v.numel() for v in result.decoder_state.values())
+        params: dict[str, Any] = {"config": cfg.to_dict(), "weights_count": n_weights,
+                                  "weights_raw_bytes": wc.raw_bytes(n_weights, cfg.weight_bits)}
+        if result.embeddings is not None:
+            q, steps = result.embeddings
+            chunks[EMBED_CHUNK] = wc.encode_embeddings(q, steps, cfg.embed_bits)
+            params["embeddings_count"] = int(q.size)
+            params["embeddings_raw_bytes"] = wc.raw_bytes(q.size, cfg.embed_bits)
+        params["fps"] = [yuv.fps.numerator, yuv.fps.denominator]
+        meta = yuv.metadata()
+        probe = Container(codec=self.name, codec_version=self.version, media=meta, chunks=chunks, params=params,
+                          weights=None, quality=quality)
+        recon = self._decode(probe)
+        params["fit"] = {"epochs": self.fit_options.epochs, "steps": result.steps, "seconds": round(seconds, 2),
+                         "resumed_from_step": result.resumed_from, "device": str(pick_device(self.fit_options.device)),
+                         "y_psnr": round(video_psnr(yuv, recon)["y_psnr"], 4)}
+        return chunks, params, meta
+
+    # ------------------------------------------------------------------ decode
+    def _decode(self, container: Container) -> Video:
+        from ncodec.inr import weight_coding as wc
+        from ncodec.inr.config import INRConfig
+        from ncodec.inr.rendering import build_decoder, render
+
+        p, meta = container.params, container.media
+        cfg = INRConfig.from_dict(p.get("config"))
+        t, h, w = meta["shape"]
+        if (cfg.frames, cfg.height, cfg.width) != (t, h, w) or cfg.arch != self.arch:
+            raise CorruptStreamError(f"{self.name} model config does not match the {t}x{h}x{w} video it claims")
+        data = container.chunks.get(WEIGHTS_CHUNK)
+        if data is None:
+            raise CorruptStreamError(f"{self.name} stream has no {WEIGHTS_CHUNK!r} chunk")
+        decoder = build_decoder(cfg)
+        expected = {k: tuple(v.shape) for k, v in decoder.state_dict().items()}
+        decoder.load_state_dict(wc.decode_tensors(data, expected, cfg.weight_bits))
+        emb = None
+        if cfg.arch == "hnerv":
+            edata = container.chunks.get(EMBED_CHUNK)
+            if edata is None:
+                raise CorruptStreamError(f"{self.name} stream has no {EMBED_CHUNK!r} chunk")
+            emb = wc.decode_embeddings(edata, (t, cfg.embed_dim, *cfg.grid), cfg.embed_bits)
+        y, u, v = render(cfg, decoder, emb)
+        fps = Fraction(*meta["fps"])
+        return Video((y, u, v), fps, "yuv420p", meta["color_space"])
+
+
+class NeRVCodec(_INRVideoCodec):
+    name = "nerv"
+    arch = "nerv"
+    description = ("NeRV implicit video representation: frame index -> positional encoding -> MLP -> "
+                   "upsampling conv blocks; fitted per video, pruned, 8-bit quantized, entropy coded")
+
+
+class HNeRVCodec(_INRVideoCodec):
+    name = "hnerv"
+    arch = "hnerv"
+    description = ("HNeRV: per-frame content-adaptive embeddings (coded) + upsampling decoder; fitted per "
+                   "video, pruned, 8-bit weights / 6-bit embeddings, entropy coded; block=enhanced for "
+                   "NeRV++-style blocks")
+
+
+def bits_per_pixel_for_size(size_kb: float, video: Video) -> float:
+    """The quality knob for a target file size in kilobytes (1 kB = 1000 bytes)."""
+    if not (size_kb > 0 and math.isfinite(size_kb)):
+        raise MediaError(f"--size-kb must be a positive number, got {size_kb}")
+    return size_kb * 8000.0 / video.num_pixels
+
+
+INR_VIDEO_CODECS: list[type[Codec]] = [NeRVCodec, HNeRVCodec]

@@ -1,0 +1,201 @@
+"""Shape of a NeRV-family model: where it comes from (a frame size and a bit budget) and its limits.
+
+A model is described by :class:`INRConfig`, a small JSON-able record stored in every
+stream. It is derived, never hard-coded, from the video's size, frame count and a target
+number of bits (:func:`configure`):
+
+* **geometry** -- the decoder upsamples a ``h0 x w0`` grid by ``strides`` (product ``S``) to
+  ``S h0 x S w0 >= H x W`` and crops. :func:`choose_strides` picks non-increasing strides
+  from ``{5, 4, 3, 2}`` and the grid that waste the least padding while keeping the grid
+  near a target number of cells (NeRV: a few dozen cells fed by an MLP; HNeRV: a handful of
+  cells per frame, because the per-frame embedding is part of the bitstream).
+* **widths** -- block ``i`` has ``max(c_min, round(C / r**i))`` channels (``r = 1.2`` as in
+  HNeRV); the first block's convolution is 1x1 (its input is the widest and smallest map),
+  the others 3x3 (at the budgets of small videos, 5x5 kernels at the large late maps cost more
+  than they give). ``C`` is found by bisection so that the parameter count meets the budget.
+* **budget** -- ``target_bits`` (from ``-q`` bits per pixel or ``--size-kb``) is split into
+  embedding bits (HNeRV, about 15 %) and weight bits at an assumed ``BITS_PER_PARAM`` after
+  pruning, 8-bit quantization and entropy coding. The final size is measured, not assumed;
+  ``BENCHMARKS.md`` shows how close the targets land.
+
+Every field is validated (:meth:`INRConfig.from_dict`) before anything is allocated, so a
+hostile stream cannot ask for an unbounded model.
+"""
+
+from __future__ import annotations
+
+import itertools
+import math
+from dataclasses import asdict, dataclass, field
+from typing import Any
+
+from ncodec.errors import CorruptStreamError
+
+ARCHS = ("nerv", "hnerv")
+BLOCKS = ("nerv", "enhanced")
+MAX_PARAMS = 50_000_000
+MAX_CHANNELS = 2048
+MAX_BLOCKS = 8
+MAX_CELLS = 4096
+#: assumed coded bits per weight after pruning + 8-bit quantization + entropy coding
+BITS_PER_PARAM = 5.0
+#: assumed coded bits per HNeRV embedding value (6-bit quantization + entropy coding)
+BITS_PER_EMBED = 4.0
+EMBED_SHARE = 0.15
+REDUCTION = 1.2
+MIN_CHANNELS = 8
+
+
+@dataclass(frozen=True)
+class INRConfig:
+    """Everything needed to rebuild a NeRV / HNeRV decoder (weights aside)."""
+
+    arch: str
+    block: str
+    frames: int
+    height: int
+    width: int
+    grid: tuple[int, int]
+    strides: tuple[int, ...]
+    channels: tuple[int, ...]  # channels[0] feeds block 0; channels[i + 1] leaves block i
+    kernels: tuple[int, ...]
+    embed_dim: int  # NeRV: positional-encoding frequencies L; HNeRV: embedding channels d
+    mlp_dim: int = 0  # NeRV only
+    weight_bits: int = 8
+    embed_bits: int = 6
+    extra: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def padded(self) -> tuple[int, int]:
+        s = math.prod(self.strides)
+        return self.grid[0] * s, self.grid[1] * s
+
+    def to_dict(self) -> dict[str, Any]:
+        d = asdict(self)
+        d["grid"], d["strides"] = list(self.grid), list(self.strides)
+        d["channels"], d["kernels"] = list(self.channels), list(self.kernels)
+        return d
+
+    @classmethod
+    def from_dict(cls, d: Any) -> "INRConfig":
+        """Validate a config read from a stream (raises :class:`CorruptStreamError`)."""
+        try:
+            if not isinstance(d, dict):
+                raise ValueError("not an object")
+            ints = lambda v: [int(x) for x in v if isinstance(x, int) and not isinstance(x, bool)]  # noqa: E731
+            cfg = cls(arch=str(d["arch"]), block=str(d["block"]), frames=int(d["frames"]),
+                      height=int(d["height"]), width=int(d["width"]), grid=tuple(ints(d["grid"])),
+                      strides=tuple(ints(d["strides"])), channels=tuple(ints(d["channels"])),
+                      kernels=tuple(ints(d["kernels"])), embed_dim=int(d["embed_dim"]),
+                      mlp_dim=int(d.get("mlp_dim", 0)), weight_bits=int(d.get("weight_bits", 8)),
+                      embed_bits=int(d.get("embed_bits", 6)), extra=dict(d.get("extra", {})))
+            cfg.check()
+        except (KeyError, TypeError, ValueError) as exc:
+            raise CorruptStreamError(f"invalid INR model config: {exc}") from None
+        return cfg
+
+    def check(self) -> None:
+        n = len(self.strides)
+        if self.arch not in ARCHS or self.block not in BLOCKS:
+            raise ValueError(f"unknown arch/block {self.arch}/{self.block}")
+        if not (1 <= n <= MAX_BLOCKS) or len(self.channels) != n + 1 or len(self.kernels) != n:
+            raise ValueError("strides, channels and kernels disagree")
+        if len(self.grid) != 2 or not all(1 <= g <= MAX_CELLS for g in self.grid) or math.prod(self.grid) > MAX_CELLS:
+            raise ValueError(f"bad grid {self.grid}")
+        if not all(1 <= s <= 8 for s in self.strides) or not all(k in (1, 3, 5, 7) for k in self.kernels):
+            raise ValueError("bad strides or kernels")
+        if not all(1 <= c <= MAX_CHANNELS for c in self.channels):
+            raise ValueError("bad channel count")
+        if not (1 <= self.frames <= 1 << 20) or not (1 <= self.embed_dim <= 256) or not (0 <= self.mlp_dim <= 4096):
+            raise ValueError("bad frames / embed_dim / mlp_dim")
+        ph, pw = self.padded
+        if not (self.height <= ph < self.height + 8 * math.prod(self.strides)
+                and self.width <= pw < self.width + 8 * math.prod(self.strides)) or ph * pw > 1 << 26:
+            raise ValueError("grid x strides does not cover the frame")
+        if not (2 <= self.weight_bits <= 16) or not (2 <= self.embed_bits <= 16):
+            raise ValueError("bad quantization bits")
+        if self.param_count() > MAX_PARAMS:
+            raise ValueError(f"model too large ({self.param_count():,} parameters)")
+
+    def param_count(self) -> int:
+        """Decoder parameters (what the stream carries), computed without building the model."""
+        c, k, s = self.channels, self.kernels, self.strides
+        total = 0
+        for i in range(len(s)):
+            total += c[i] * c[i + 1] * s[i] ** 2 * k[i] ** 2 + c[i + 1] * s[i] ** 2
+            if self.block == "enhanced":
+                total += c[i] * c[i + 1] + c[i + 1]  # bilinear skip, 1x1 projection
+                total += c[i + 1] * 25 + c[i + 1] + c[i + 1] * c[i + 1] + c[i + 1]  # depthwise 5x5 + pointwise
+        total += c[-1] * 3 * 9 + 3  # head
+        cells = self.grid[0] * self.grid[1]
+        if self.arch == "nerv":
+            total += 2 * self.embed_dim * self.mlp_dim + self.mlp_dim + self.mlp_dim * c[0] * cells + c[0] * cells
+        else:
+            total += self.embed_dim * c[0] * 9 + c[0]
+        return total
+
+    def embed_count(self) -> int:
+        """Embedding values carried in the stream (HNeRV: ``frames x d x h0 x w0``)."""
+        return self.frames * self.embed_dim * self.grid[0] * self.grid[1] if self.arch == "hnerv" else 0
+
+
+def choose_strides(height: int, width: int, target_cells: float, blocks: range = range(3, 7)) -> tuple[tuple[int, ...], tuple[int, int]]:
+    """Strides (non-increasing, from 5/4/3/2) and grid covering ``height x width``.
+
+    Score: padding waste plus how far the grid's cell count is from ``target_cells`` (log ratio).
+    """
+    best: tuple[float, tuple[int, ...], tuple[int, int]] | None = None
+    for n in blocks:
+        for combo in itertools.combinations_with_replacement((5, 4, 3, 2), n):
+            s = math.prod(combo)
+            gh, gw = -(-height // s), -(-width // s)
+            if gh * gw > MAX_CELLS:
+                continue
+            waste = (gh * s * gw * s) / (height * width) - 1.0
+            # small strides (more, cheaper blocks) break ties: a stride-s block costs s^2 k^2 c_in c_out
+            score = 4.0 * waste + abs(math.log(gh * gw / target_cells)) + 0.01 * sum(x * x for x in combo)
+            if best is None or score < best[0]:
+                best = (score, tuple(combo), (gh, gw))
+    assert best is not None
+    return best[1], best[2]
+
+
+def _widths(top: int, n: int) -> tuple[int, ...]:
+    return tuple(max(MIN_CHANNELS, int(round(top / REDUCTION ** i))) for i in range(n + 1))
+
+
+def configure(arch: str, frames: int, height: int, width: int, target_bits: float, *,
+              block: str = "nerv", weight_bits: int = 8, embed_bits: int = 6,
+              bits_per_param: float = BITS_PER_PARAM) -> INRConfig:
+    """A config whose coded size should land near ``target_bits`` (see the module docstring)."""
+    if arch not in ARCHS or block not in BLOCKS:
+        raise ValueError(f"arch must be one of {ARCHS} and block one of {BLOCKS}")
+    if arch == "nerv":
+        strides, grid = choose_strides(height, width, target_cells=40)
+        embed_dim, mlp = 16, 64
+        weight_budget = target_bits
+    else:
+        strides, grid = choose_strides(height, width, target_cells=10)
+        cells = grid[0] * grid[1]
+        d = int(round(EMBED_SHARE * target_bits / (frames * cells * BITS_PER_EMBED)))
+        embed_dim, mlp = min(max(d, 2), 16), 0
+        weight_budget = target_bits - frames * embed_dim * cells * BITS_PER_EMBED
+    target_params = max(weight_budget / bits_per_param, 1000.0)
+    n = len(strides)
+    kernels = tuple(1 if i == 0 else 3 for i in range(n))
+
+    def make(top: int) -> INRConfig:
+        return INRConfig(arch=arch, block=block, frames=frames, height=height, width=width, grid=grid,
+                         strides=strides, channels=_widths(top, n), kernels=kernels, embed_dim=embed_dim,
+                         mlp_dim=mlp, weight_bits=weight_bits, embed_bits=embed_bits)
+
+    lo, hi = MIN_CHANNELS, MAX_CHANNELS
+    while lo < hi:  # largest top width whose parameter count fits the budget
+        mid = (lo + hi + 1) // 2
+        if make(mid).param_count() <= target_params:
+            lo = mid
+        else:
+            hi = mid - 1
+    cfg = make(lo)
+    cfg.check()
+    return cfg

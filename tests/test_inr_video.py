@@ -1,0 +1,219 @@
+"""NeRV-family video codecs: fitting, weight coding, the stream, resume, determinism, errors."""
+
+from __future__ import annotations
+
+import hashlib
+import subprocess
+import sys
+import textwrap
+
+import numpy as np
+import pytest
+import torch
+
+from ncodec.codecs import get
+from ncodec.container import Container
+from ncodec.entropy import Decoder, Encoder, ZeroInflatedPrior
+from ncodec.errors import CorruptStreamError, NcodecError
+from ncodec.eval.metrics import video_psnr
+from ncodec.inr import weight_coding as wc
+from ncodec.inr.config import INRConfig, configure
+from ncodec.inr.fitting import FitOptions, decoder_module, fit
+from ncodec.inr.rendering import build_decoder
+from ncodec.media import Video
+
+
+def tiny_video(t: int = 6, h: int = 23, w: int = 37) -> Video:
+    """A moving colour gradient with odd sizes (chroma rounding, cropping)."""
+    y, x = np.mgrid[0:h, 0:w].astype(np.float32)
+    frames = []
+    for i in range(t):
+        r = 128 + 100 * np.sin((x + 3 * i) / 6.0)
+        g = 128 + 90 * np.cos((y - 2 * i) / 5.0)
+        b = 128 + 60 * np.sin((x + y + i) / 8.0)
+        frames.append(np.stack([r, g, b], -1))
+    return Video.from_rgb(np.clip(np.stack(frames), 0, 255).astype(np.uint8), 25)
+
+
+def md5_planes(v: Video) -> str:
+    return hashlib.md5(b"".join(p.tobytes() for p in v.to_yuv420().planes)).hexdigest()
+
+
+# ---------------------------------------------------------------------- configuration
+@pytest.mark.parametrize("arch", ["nerv", "hnerv"])
+@pytest.mark.parametrize("block", ["nerv", "enhanced"])
+def test_config_covers_the_frame_and_counts_parameters_exactly(arch, block):
+    for t, h, w, bpp in [(6, 23, 37, 0.5), (64, 180, 320, 0.05), (300, 360, 640, 0.1)]:
+        cfg = configure(arch, t, h, w, bpp * t * h * w, block=block)
+        ph, pw = cfg.padded
+        assert ph >= h and pw >= w
+        assert cfg.param_count() == sum(p.numel() for p in build_decoder(cfg).parameters())
+        assert INRConfig.from_dict(cfg.to_dict()) == cfg
+    small = configure(arch, 64, 180, 320, 0.05 * 64 * 180 * 320)
+    big = configure(arch, 64, 180, 320, 0.3 * 64 * 180 * 320)
+    assert big.param_count() > 2 * small.param_count()  # the budget sizes the model
+
+
+def test_hostile_configs_are_refused_before_allocation():
+    good = configure("hnerv", 6, 23, 37, 20000).to_dict()
+    for key, value in [("channels", [100000] * len(good["channels"])), ("strides", [9] * len(good["strides"])),
+                       ("grid", [5000, 5000]), ("arch", "transformer"), ("frames", 0), ("kernels", [4] * len(good["kernels"])),
+                       ("channels", [2048] * len(good["channels"]))]:
+        bad = dict(good, **{key: value})
+        with pytest.raises(CorruptStreamError):
+            INRConfig.from_dict(bad)
+    with pytest.raises(CorruptStreamError):
+        INRConfig.from_dict("nonsense")
+
+
+# ---------------------------------------------------------------------- entropy coding of weights
+def test_zero_inflated_prior_round_trip_and_rate():
+    rng = np.random.default_rng(1)
+    w = np.clip(np.round(rng.laplace(0, 5, 50000)), -127, 127).astype(np.int64)
+    w[rng.random(w.size) < 0.4] = 0
+    groups = [w, np.array([0, 0, 0]), np.array([127, -127, 300, -5000])]  # escapes too
+    prior = ZeroInflatedPrior(127)
+    params = [prior.fit(g) for g in groups]
+    enc = Encoder()
+    prior.encode(enc, groups, params)
+    data = enc.finish()
+    out = prior.decode(Decoder(data), [g.size for g in groups], params)
+    assert all(np.array_equal(a, b) for a, b in zip(out, groups))
+    _, counts = np.unique(w, return_counts=True)
+    p = counts / counts.sum()
+    empirical = -(p * np.log2(p)).sum() * w.size
+    assert 8 * len(data) <= 1.01 * empirical + 8 * 64 + prior.bits(groups[1:], params[1:])
+
+
+def test_weight_chunk_round_trip_is_exact_and_refuses_damage():
+    torch.manual_seed(0)
+    tensors = {"a.weight": torch.randn(8, 4, 3, 3) * 0.1, "a.bias": torch.randn(8) * 0.01, "z": torch.zeros(5)}
+    data = wc.encode_tensors(tensors, 8)
+    out = wc.decode_tensors(data, {k: tuple(v.shape) for k, v in tensors.items()}, 8)
+    ref = wc.quantized_tensors(tensors, 8)
+    assert all(torch.equal(out[k], ref[k]) for k in tensors)
+    assert all((ref[k] - tensors[k]).abs().max() <= wc.step_for(tensors[k], 8) / 2 + 1e-9 for k in tensors)
+    with pytest.raises(CorruptStreamError):
+        wc.decode_tensors(data, {"a.weight": (8, 4, 3, 3)}, 8)  # wrong number of tensors
+    with pytest.raises(CorruptStreamError):
+        wc.decode_tensors(data[:6], {k: tuple(v.shape) for k, v in tensors.items()}, 8)
+
+
+# ---------------------------------------------------------------------- the codec
+@pytest.fixture(scope="module")
+def coded():
+    v = tiny_video()
+    codec = get("hnerv", epochs="25")
+    data = codec.encode(v, 0.5)
+    return v, codec, data
+
+
+def test_round_trip_psnr_matches_the_encoder_and_decode_is_repeatable(coded):
+    v, codec, data = coded
+    c = Container.from_bytes(data)
+    out = codec.decode(data)
+    assert (out.num_frames, out.height, out.width) == (v.num_frames, v.height, v.width)
+    assert out.fps == v.fps
+    psnr = video_psnr(v, out)["y_psnr"]
+    assert abs(psnr - c.params["fit"]["y_psnr"]) < 1e-3
+    assert psnr > 18  # it learned something in 150 steps (random output is ~8 dB)
+    assert md5_planes(codec.decode(data)) == md5_planes(out)
+    assert set(c.chunks) == {"weights", "embeddings"}
+
+
+def test_nerv_round_trip_and_enhanced_blocks():
+    v = tiny_video(t=4)
+    for spec in (("nerv", {}), ("hnerv", {"block": "enhanced"})):
+        codec = get(spec[0], epochs="5", **spec[1])
+        data = codec.encode(v, 1.0)
+        c = Container.from_bytes(data)
+        assert c.params["config"]["block"] == spec[1].get("block", "nerv")
+        assert abs(video_psnr(v, codec.decode(data))["y_psnr"] - c.params["fit"]["y_psnr"]) < 1e-3
+
+
+def test_coded_weights_are_much_smaller_than_raw_8_bit():
+    """A fitted toy model: the entropy-coded weights beat the same integers at 8 bits by >= 25 %."""
+    from ncodec.datasets.samples import load_sample
+
+    v = load_sample("video")
+    v = Video(tuple(p[:8] for p in v.to_yuv420().planes), v.fps, "yuv420p", v.color_space)
+    data = get("hnerv", epochs="60", prune="0.4").encode(v, 0.3)
+    c = Container.from_bytes(data)
+    assert len(c.chunks["weights"]) <= 0.75 * c.params["weights_raw_bytes"]
+
+
+def test_corrupted_streams_fail_clearly(coded):
+    v, codec, data = coded
+    c = Container.from_bytes(data)
+    w = bytearray(c.chunks["weights"])
+    w[40] ^= 0xFF
+    bad = Container(codec=c.codec, codec_version=c.codec_version, media=c.media,
+                    chunks={**c.chunks, "weights": bytes(w[:60])}, params=c.params, weights=None, quality=c.quality)
+    with pytest.raises(CorruptStreamError):
+        codec.decode(bad.to_bytes())
+    cfg = dict(c.params["config"], channels=[4096] * len(c.params["config"]["channels"]))
+    bad = Container(codec=c.codec, codec_version=c.codec_version, media=c.media, chunks=c.chunks,
+                    params={**c.params, "config": cfg}, weights=None, quality=c.quality)
+    with pytest.raises(CorruptStreamError):
+        codec.decode(bad.to_bytes())
+    flipped = bytearray(data)
+    flipped[-10] ^= 0x55
+    with pytest.raises(NcodecError):
+        codec.decode(bytes(flipped))
+
+
+_PROG = textwrap.dedent("""
+    import sys, hashlib, torch
+    torch.set_num_threads(int(sys.argv[1]))
+    from ncodec.codecs import get
+    out = get("hnerv").decode(sys.stdin.buffer.read())
+    print(hashlib.md5(b"".join(p.tobytes() for p in out.planes)).hexdigest())
+""")
+
+
+def test_decode_is_bit_exact_across_thread_counts(coded, tmp_path):
+    _, _, data = coded
+    prog = tmp_path / "p.py"
+    prog.write_text(_PROG)
+    runs = {subprocess.run([sys.executable, str(prog), str(n)], input=data, capture_output=True,
+                           check=True).stdout for n in (1, 2, 3)}
+    assert len(runs) == 1
+
+
+def test_interrupted_fit_resumes_to_the_same_result(tmp_path):
+    v = tiny_video(t=4).to_yuv420()
+    cfg = configure("hnerv", 4, v.height, v.width, 0.5 * 4 * v.height * v.width)
+    opts = FitOptions(epochs=12, checkpoint_seconds=1e9)  # qat starts at step 40 of 48
+    full = fit(v.planes, cfg, opts, progress=False)
+
+    def stop(step):
+        if step == 43:
+            raise KeyboardInterrupt
+
+    with pytest.raises(KeyboardInterrupt):
+        fit(v.planes, cfg, opts, workdir=tmp_path, progress=False, on_step=stop)
+    resumed = fit(v.planes, cfg, opts, workdir=tmp_path, progress=False)
+    assert resumed.resumed_from == 43
+    assert all(torch.equal(full.decoder_state[k], resumed.decoder_state[k]) for k in full.decoder_state)
+    assert np.array_equal(full.embeddings[0], resumed.embeddings[0])
+    other = FitOptions(epochs=12, checkpoint_seconds=1e9, lr=1e-3)  # another job: the checkpoint is ignored
+    assert fit(v.planes, cfg, other, workdir=tmp_path, progress=False).resumed_from == 0
+    assert isinstance(decoder_module(full.model), torch.nn.Module)
+
+
+def test_cli_encode_size_kb_info_and_decode(tmp_path, capsys):
+    from ncodec.cli.main import main
+    from ncodec.datasets.io import write_video
+
+    src = tmp_path / "in.y4m"
+    write_video(tiny_video(), src)
+    out = tmp_path / "v.ncd"
+    assert main(["encode", "-c", "hnerv:epochs=3", "--size-kb", "3", str(src), str(out)]) == 0
+    assert out.exists() and not (tmp_path / "v.ncd.fit").exists()
+    capsys.readouterr()
+    assert main(["info", str(out)]) == 0
+    info = capsys.readouterr().out
+    assert "stored plainly" in info and "param config" in info
+    assert main(["decode", str(out), str(tmp_path / "r.y4m")]) == 0
+    assert "frames/s" in capsys.readouterr().out
+    assert main(["encode", "-c", "jpeg", "--size-kb", "3", str(src), str(tmp_path / "x.ncd")]) != 0
