@@ -18,6 +18,9 @@ def add_parser(sub) -> None:
     b.add_argument("--out", type=Path, help="output directory (results.jsonl, report.md, plots)")
     b.add_argument("--qualities", default="auto", help="'auto' or comma-separated values for every codec")
     b.add_argument("--points", type=int, default=6, help="quality points per codec with --qualities auto")
+    b.add_argument("--target-rates", default=None,
+                   help="comma-separated target bpp for codecs whose knob is a target rate (NeRV family), "
+                        "instead of --qualities auto for them (each point is a network fit)")
     b.add_argument("--rate-range", default=None, help="LO,HI target rates for auto (bpp, or kbit/s for audio)")
     b.add_argument("--jobs", type=int, default=1, help="parallel worker processes (local backend)")
     b.add_argument("--backend", choices=["local", "ray"], default="local")
@@ -76,7 +79,8 @@ def run(args: argparse.Namespace) -> None:
             if not qualities[s.label]:
                 raise NcodecError(f"no requested quality is inside {s.label}'s range {lo:g}..{hi:g}")
     else:
-        missing = [s for s in specs if s.label not in known]
+        missing = [s for s in specs if s.label not in known
+                   and not (args.target_rates and codec_class(s.name).rate_is_target)]
         # probe items spread over the dataset (first, last and between), at most four
         n = len(dataset.files)
         picks = sorted({round(i * (n - 1) / 3) for i in range(4)}) if n > 1 else [0]
@@ -86,9 +90,13 @@ def run(args: argparse.Namespace) -> None:
 
             probes = [ncodec.Video(tuple(pl[:16] for pl in v.planes), v.fps, v.pix_fmt, v.color_space) for v in probes]
         rr = tuple(float(x) for x in args.rate_range.split(",")) if args.rate_range else None
+        targets = parse_qualities(args.target_rates) if args.target_rates else None
         for s in specs:
             if s.label in known:
                 qualities[s.label] = known[s.label]
+            elif targets is not None and codec_class(s.name).rate_is_target:
+                qualities[s.label] = sorted(targets)
+                print(f"{s.label}: target rates {', '.join(f'{q:g}' for q in qualities[s.label])}")
             else:
                 qualities[s.label] = auto_qualities(s.make(), probes, points=args.points, rate_range=rr)
                 print(f"{s.label}: qualities {', '.join(f'{q:g}' for q in qualities[s.label])}")

@@ -90,9 +90,11 @@ def build_report(out_dir: Path, anchor: Optional[str] = None) -> dict[str, Any]:
     items = sorted({r["item"] for r in good})
     plots = {}
     for m in metrics:
-        if any(math.isfinite(p.get(m, math.nan)) for pts in curve_set.values() for p in pts):
+        # plot the curves the BD-rates use (items the anchor codes exactly left out)
+        plot_set = anchor_finite_curves(good, kind, m, anchor)[0] if anchor in curve_set else curve_set
+        if any(math.isfinite(p.get(m, math.nan)) for pts in plot_set.values() for p in pts):
             title = config.get("title") or f"{config['root']} ({len(items)} {kind} items)"
-            paths = plot(curve_set, kind, m, out_dir / f"rd_{m}", title)
+            paths = plot(plot_set, kind, m, out_dir / f"rd_{m}", title)
             plots[m] = [p.name for p in paths]
     summary = {"config": config, "anchor": anchor, "items": len(items), "records": len(good),
                "incomplete_items": incomplete,
