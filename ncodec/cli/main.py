@@ -36,6 +36,9 @@ def _parser() -> argparse.ArgumentParser:
     e.add_argument("--max-side", type=int, default=None, help="video: downscale so the long side is at most N")
     e.add_argument("--weights", type=Path, default=None,
                    help="learned codecs: ncodec .safetensors or CompressAI checkpoint (default: shipped weights)")
+    e.add_argument("--refine-steps", type=int, default=None,
+                   help="learned image codecs: gradient steps refining the latents per image (slower encode, "
+                        "fewer bits at the same quality; decoding unchanged)")
     e.add_argument("--size-kb", type=float, default=None,
                    help="NeRV-family codecs: target file size in kB (instead of -q, the target bits per pixel)")
     e.add_argument("-f", "--force", action="store_true", help="overwrite OUT if it exists")
@@ -78,6 +81,8 @@ def _encode(args: argparse.Namespace) -> None:
     options: dict = {"tune": args.tune} if args.tune else {}
     if args.weights is not None:
         options["weights"] = args.weights
+    if args.refine_steps is not None:
+        options["refine_steps"] = args.refine_steps
     spec = CodecSpec.parse(args.codec)  # name[:key=value...]
     options.update(spec.options)
     codec = get(spec.name, **options)

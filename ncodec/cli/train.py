@@ -27,9 +27,22 @@ def add_parser(sub) -> None:
     i.add_argument("--seed", type=int, default=0)
     i.add_argument("--out", type=Path, required=True, metavar="RUN_DIR")
     i.add_argument("--no-progress", action="store_true")
+    x = media.add_parser("export", help="write a training run's current model as a weights file")
+    x.add_argument("run_dir", type=Path, metavar="RUN_DIR")
+    x.add_argument("output", type=Path, metavar="OUT.safetensors")
+    x.add_argument("--fp16", action="store_true", help="store floating-point tensors as float16")
 
 
 def run(args: argparse.Namespace) -> None:
+    if args.medium == "export":
+        import torch
+
+        from ncodec.codecs.image.training import export_weights
+
+        info = export_weights(args.run_dir, args.output, torch.float16 if args.fp16 else None)
+        p = info["provenance"]
+        print(f"{args.output}: {info['config']['arch']} at step {p['step']} ({p['hours']} h), {p['dtype']}")
+        return
     from ncodec.codecs.image.training import TrainConfig, train
 
     cfg = TrainConfig(arch=args.arch, data=[str(d) for d in args.data], val_data=[str(d) for d in args.val_data],

@@ -78,11 +78,30 @@ class CheckerboardModel(HyperpriorModel):
         x_hat = self.g_s(quantize(y, "ste", means) * self.gain.inverse_gain(qv))
         return {"x_hat": x_hat, "likelihoods": {"y": y_lik, "z": z_lik}}
 
-    # ------------------------------------------------------------------ coding
-    def _analyse(self, x: torch.Tensor, q: float):
+    # ------------------------------------------------------------------ latents (refinement)
+    def latents(self, x: torch.Tensor, q: float) -> dict[str, torch.Tensor]:
         with torch.no_grad():
             y = self.g_a(x) * self.gain.gain(self._q(q, 1))
-            z = self.h_a(y)
+            return {"y": y, "z": self.h_a(y)}
+
+    def rd_terms(self, lat: dict[str, torch.Tensor], qv: torch.Tensor, mode: str) -> tuple[torch.Tensor, torch.Tensor]:
+        from ncodec.codecs.image.refinement import factorized_likelihood, ste_round
+
+        y, z = lat["y"], lat["z"]
+        z_hat = ste_round(z, self.z_prior.medians.view(1, -1, 1, 1))
+        z_rate = z + torch.rand_like(z) - 0.5 if mode == "noise" else z_hat
+        anchor = anchor_mask(*y.shape[-2:]).to(y.device)
+        s0, m0, s1, m1, _ = self._two_pass(y, self.h_s(z_hat), anchor)
+        scales, means = torch.where(anchor, s0, s1), torch.where(anchor, m0, m1)
+        y_hat = ste_round(y, means)
+        y_rate = y + torch.rand_like(y) - 0.5 if mode == "noise" else y_hat
+        bits = -torch.log2(self.y_prior.likelihood(y_rate, scales, means)).sum() \
+            - torch.log2(factorized_likelihood(self.z_prior, z_rate)).sum()
+        return self.g_s(y_hat * self.gain.inverse_gain(qv)), bits
+
+    # ------------------------------------------------------------------ coding
+    def _analyse(self, lat: dict[str, torch.Tensor]):
+        y, z = lat["y"].detach(), lat["z"].detach()
         z_sym = self.z_prior.to_symbols(z)
         anchor = anchor_mask(*y.shape[-2:]).expand_as(y)
         with deterministic():
@@ -94,16 +113,19 @@ class CheckerboardModel(HyperpriorModel):
         sym1 = torch.round(y - m1)[~anchor].numpy().astype("int64")
         return z_sym, (sym0, s0[anchor]), (sym1, s1[~anchor]), list(y.shape)
 
-    def compress(self, x: torch.Tensor, q: float, coder: str = "ans") -> tuple[dict[str, bytes], dict]:
-        z_sym, (sym0, sc0), (sym1, sc1), y_shape = self._analyse(x, q)
+    def compress_latents(self, lat: dict[str, torch.Tensor], coder: str = "ans") -> tuple[dict[str, bytes], dict]:
+        z_sym, (sym0, sc0), (sym1, sc1), y_shape = self._analyse(lat)
         enc = Encoder(coder)
         self.z_prior.encode(enc, z_sym)
         self.y_prior.encode(enc, sym0, sc0)
         self.y_prior.encode(enc, sym1, sc1)
         return {"latents": enc.finish()}, {"z": list(z_sym.shape), "y": y_shape}
 
+    def compress(self, x: torch.Tensor, q: float, coder: str = "ans") -> tuple[dict[str, bytes], dict]:
+        return self.compress_latents(self.latents(x, q), coder)
+
     def estimate_bits(self, x: torch.Tensor, q: float) -> float:
-        z_sym, (sym0, sc0), (sym1, sc1), _ = self._analyse(x, q)
+        z_sym, (sym0, sc0), (sym1, sc1), _ = self._analyse(self.latents(x, q))
         return self.z_prior.bits(z_sym) + self.y_prior.bits(sym0, sc0) + self.y_prior.bits(sym1, sc1)
 
     def decompress(self, chunks: dict[str, bytes], shapes: dict, q: float, coder: str = "ans") -> torch.Tensor:

@@ -22,7 +22,7 @@ from ncodec.codecs.base import Codec
 from ncodec.codecs.image.base import LearnedImageModel, pad_to
 from ncodec.codecs.image.registry import build_model
 from ncodec.container import Container
-from ncodec.errors import CorruptStreamError, NcodecError
+from ncodec.errors import CorruptStreamError, NcodecError, QualityError
 from ncodec.media import Image
 
 WEIGHTS_DIR = Path(__file__).resolve().parents[2] / "weights"
@@ -61,9 +61,15 @@ class LearnedImageCodec(Codec):
     quality_unit = "rate knob, 0 = fewest bits"
     arch: ClassVar[str] = ""
 
-    def __init__(self, weights: Optional[str | Path] = None, coder: str = "ans") -> None:
+    def __init__(self, weights: Optional[str | Path] = None, coder: str = "ans", refine_steps: int | str = 0) -> None:
         self._weights_path = Path(weights) if weights else WEIGHTS_DIR / f"{self.arch}.safetensors"
         self.coder = coder
+        try:
+            self.refine_steps = int(refine_steps)
+        except ValueError:
+            raise QualityError(f"refine_steps must be a whole number, got {refine_steps!r}") from None
+        if not 0 <= self.refine_steps <= 100_000:
+            raise QualityError(f"refine_steps must be in 0..100000, got {self.refine_steps}")
         self._model: Optional[LearnedImageModel] = None
         self._hash: Optional[str] = None
 
@@ -83,7 +89,8 @@ class LearnedImageCodec(Codec):
         return self._hash
 
     def settings(self) -> dict[str, Any]:
-        s = {"arch": self.arch, "weights": str(self._weights_path), "coder": self.coder}
+        s = {"arch": self.arch, "weights": str(self._weights_path), "coder": self.coder,
+             "refine_steps": self.refine_steps}
         if not self._weights_path.exists():
             s["weights"] = f"missing ({self._weights_path.name})"
         return s
@@ -92,8 +99,15 @@ class LearnedImageCodec(Codec):
         px = media.pixels if media.channels == 3 else np.repeat(media.pixels, 3, axis=2)
         x = torch.from_numpy(px).permute(2, 0, 1)[None].float().div_(255.0)
         x = pad_to(x, self.model.stride)
-        chunks, shapes = self.model.compress(x, quality, self.coder)
-        params = {"shapes": shapes, "coder": self.coder, "model": self.model.config()}
+        if self.refine_steps:
+            from ncodec.codecs.image.refinement import refine_latents
+
+            lat = refine_latents(self.model, x, quality, self.refine_steps)
+        else:
+            lat = self.model.latents(x, quality)
+        chunks, shapes = self.model.compress_latents(lat, self.coder)
+        params = {"shapes": shapes, "coder": self.coder, "model": self.model.config(),
+                  "refine_steps": self.refine_steps}
         return chunks, params, media.metadata()
 
     def _decode(self, c: Container) -> Image:

@@ -35,19 +35,30 @@ class FactorizedModel(LearnedImageModel):
             y_hat = y + (torch.round(y - med) + med - y).detach()
         return {"x_hat": self.g_s(y_hat * self.gain.inverse_gain(qv)), "likelihoods": {"y": y_lik}}
 
-    def _symbols(self, x, q):
+    def latents(self, x: torch.Tensor, q: float) -> dict[str, torch.Tensor]:
         with torch.no_grad():
-            y = self.g_a(x) * self.gain.gain(self._q(q, 1))
-        return self.y_prior.to_symbols(y)
+            return {"y": self.g_a(x) * self.gain.gain(self._q(q, 1))}
 
-    def compress(self, x: torch.Tensor, q: float, coder: str = "ans"):
-        sym = self._symbols(x, q)
+    def rd_terms(self, lat: dict[str, torch.Tensor], qv: torch.Tensor, mode: str) -> tuple[torch.Tensor, torch.Tensor]:
+        from ncodec.codecs.image.refinement import factorized_likelihood, ste_round
+
+        y = lat["y"]
+        y_hat = ste_round(y, self.y_prior.medians.view(1, -1, 1, 1))
+        y_rate = y + torch.rand_like(y) - 0.5 if mode == "noise" else y_hat
+        bits = -torch.log2(factorized_likelihood(self.y_prior, y_rate)).sum()
+        return self.g_s(y_hat * self.gain.inverse_gain(qv)), bits
+
+    def compress_latents(self, lat: dict[str, torch.Tensor], coder: str = "ans"):
+        sym = self.y_prior.to_symbols(lat["y"].detach())
         enc = Encoder(coder)
         self.y_prior.encode(enc, sym)
         return {"latents": enc.finish()}, {"y": list(sym.shape)}
 
+    def compress(self, x: torch.Tensor, q: float, coder: str = "ans"):
+        return self.compress_latents(self.latents(x, q), coder)
+
     def estimate_bits(self, x: torch.Tensor, q: float) -> float:
-        return self.y_prior.bits(self._symbols(x, q))
+        return self.y_prior.bits(self.y_prior.to_symbols(self.latents(x, q)["y"]))
 
     def decompress(self, chunks, shapes, q: float, coder: str = "ans") -> torch.Tensor:
         sym = self.y_prior.decode(Decoder(chunks["latents"], coder), tuple(shapes["y"]))

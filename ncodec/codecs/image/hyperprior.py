@@ -65,11 +65,31 @@ class HyperpriorModel(LearnedImageModel):
         x_hat = self.g_s(y_hat * self.gain.inverse_gain(qv))
         return {"x_hat": x_hat, "likelihoods": {"y": y_lik, "z": z_lik}}
 
-    # ------------------------------------------------------------------ coding
-    def _analyse(self, x: torch.Tensor, q: float):
+    # ------------------------------------------------------------------ latents (refinement)
+    def latents(self, x: torch.Tensor, q: float) -> dict[str, torch.Tensor]:
+        """What the encoder codes: ``y`` (gained) and ``z``; refinement may change them."""
         with torch.no_grad():
             y = self.g_a(x) * self.gain.gain(self._q(q, 1))
-            z = self.h_a(self._hyper_in(y))
+            return {"y": y, "z": self.h_a(self._hyper_in(y))}
+
+    def rd_terms(self, lat: dict[str, torch.Tensor], qv: torch.Tensor, mode: str) -> tuple[torch.Tensor, torch.Tensor]:
+        """Differentiable ``(x_hat, bits)`` of given latents; ``mode`` is the rate's view of ``y``:
+        ``noise`` (training proxy) or ``ste`` (rounded)."""
+        from ncodec.codecs.image.refinement import factorized_likelihood, ste_round
+
+        y, z = lat["y"], lat["z"]
+        z_hat = ste_round(z, self.z_prior.medians.view(1, -1, 1, 1))
+        z_rate = z + torch.rand_like(z) - 0.5 if mode == "noise" else z_hat
+        scales, means = self.entropy_parameters(z_hat)
+        y_hat = ste_round(y, means)
+        y_rate = y + torch.rand_like(y) - 0.5 if mode == "noise" else y_hat
+        bits = -torch.log2(self.y_prior.likelihood(y_rate, scales, means)).sum() \
+            - torch.log2(factorized_likelihood(self.z_prior, z_rate)).sum()
+        return self.g_s(y_hat * self.gain.inverse_gain(qv)), bits
+
+    # ------------------------------------------------------------------ coding
+    def _analyse(self, lat: dict[str, torch.Tensor]):
+        y, z = lat["y"].detach(), lat["z"].detach()
         z_sym = self.z_prior.to_symbols(z)
         with deterministic():
             scales, means = self.entropy_parameters(self.z_prior.from_symbols(z_sym))
@@ -77,15 +97,18 @@ class HyperpriorModel(LearnedImageModel):
             torch.round(y).numpy().astype("int64")
         return z_sym, y_sym, scales
 
-    def compress(self, x: torch.Tensor, q: float, coder: str = "ans") -> tuple[dict[str, bytes], dict]:
-        z_sym, y_sym, scales = self._analyse(x, q)
+    def compress_latents(self, lat: dict[str, torch.Tensor], coder: str = "ans") -> tuple[dict[str, bytes], dict]:
+        z_sym, y_sym, scales = self._analyse(lat)
         enc = Encoder(coder)
         self.z_prior.encode(enc, z_sym)
         self.y_prior.encode(enc, y_sym, scales)
         return {"latents": enc.finish()}, {"z": list(z_sym.shape), "y": list(y_sym.shape)}
 
+    def compress(self, x: torch.Tensor, q: float, coder: str = "ans") -> tuple[dict[str, bytes], dict]:
+        return self.compress_latents(self.latents(x, q), coder)
+
     def estimate_bits(self, x: torch.Tensor, q: float) -> float:
-        z_sym, y_sym, scales = self._analyse(x, q)
+        z_sym, y_sym, scales = self._analyse(self.latents(x, q))
         return self.z_prior.bits(z_sym) + self.y_prior.bits(y_sym, scales)
 
     def decompress(self, chunks: dict[str, bytes], shapes: dict, q: float, coder: str = "ans") -> torch.Tensor:

@@ -220,3 +220,27 @@ def _train(cfg: TrainConfig, run_dir: Path, progress: bool) -> dict:
         if log_file:
             log_file.close()
     return {"step": step, "seconds": seconds, "model": model}
+
+
+def export_weights(run_dir: Path, out: Path, dtype: Optional[torch.dtype] = None) -> dict:
+    """Write a run's current model as a plain weights file (what ships), with provenance."""
+    from safetensors import safe_open
+
+    from ncodec.checkpoint import save_weights
+
+    run_dir = Path(run_dir)
+    cfg_path, ckpt_path = run_dir / "config.json", run_dir / "checkpoint.safetensors"
+    if not cfg_path.exists() or not ckpt_path.exists():
+        raise NcodecError(f"{run_dir} has no config.json and checkpoint.safetensors: not a training run")
+    cfg = json.loads(cfg_path.read_text())
+    model = build_model(cfg["arch"], N=cfg["N"], M=cfg["M"])
+    with safe_open(str(ckpt_path), framework="pt") as f:
+        state = json.loads((f.metadata() or {}).get("state", "{}"))
+        tensors = {k[len("model."):]: f.get_tensor(k) for k in f.keys() if k.startswith("model.")}
+    model.load_state_dict(tensors)
+    info = {"config": model.config(),
+            "provenance": {"run_config": cfg, "step": state.get("step"),
+                           "hours": round(float(state.get("seconds", 0.0)) / 3600, 3),
+                           "dtype": str(dtype or torch.float32).replace("torch.", "")}}
+    save_weights(model.state_dict(), Path(out), info, dtype=dtype)
+    return info
