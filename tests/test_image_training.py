@@ -75,3 +75,22 @@ def test_resume_is_exact(train_dir, tmp_path):
     resumed = train(cfg(6), tmp_path / "b", progress=False)["model"].state_dict()
     for k, v in straight.items():
         assert torch.equal(v, resumed[k]), k
+
+
+def test_snapshots_and_export_load_as_codec_weights(train_dir, tmp_path, capsys):
+    from ncodec.cli.main import main
+    from ncodec.codecs.image.codec import MeanScaleCodec
+    from ncodec.datasets.samples import load_sample
+
+    out = tmp_path / "run"
+    assert main(_args(train_dir, out, 2) + ["--snapshot-every", "1"]) == 0
+    snaps = sorted((out / "snapshots").glob("*.safetensors"))
+    assert [p.name for p in snaps] == ["step-0000001.safetensors", "step-0000002.safetensors"]
+    tensors, meta = load_weights(snaps[-1])
+    assert meta["provenance"]["step"] == 2 and meta["config"]["arch"] == "mean-scale-hyperprior"
+    assert main(["train", "export", str(out), str(tmp_path / "w.safetensors"), "--fp16"]) == 0
+    assert "step 2" in capsys.readouterr().out
+    img = load_sample("image")
+    for w in (snaps[-1], tmp_path / "w.safetensors"):  # both are usable weights files
+        codec = MeanScaleCodec(weights=w)
+        assert codec.decode(codec.encode(img, 0.5)).pixels.shape == img.pixels.shape

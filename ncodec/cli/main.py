@@ -10,7 +10,9 @@ import argparse
 import json
 import os
 import shutil
+import signal
 import sys
+import threading
 import time
 import traceback
 from pathlib import Path
@@ -104,7 +106,12 @@ def _encode(args: argparse.Namespace) -> None:
 
         quality = bits_per_pixel_for_size(args.size_kb, media)
     t = time.perf_counter()
-    data = codec.encode(media, quality)
+    try:
+        data = codec.encode(media, quality)
+    except KeyboardInterrupt:
+        if workdir is not None and workdir.exists():
+            print(f"ncodec: the fit so far is saved in {workdir}; run the same command to resume", file=sys.stderr)
+        raise
     seconds = time.perf_counter() - t
     write_bytes_atomic(args.output, data)
     if workdir is not None:
@@ -220,6 +227,10 @@ _COMMANDS = {"train": _train, "encode": _encode, "decode": _decode, "info": _inf
 
 def main(argv: Optional[Sequence[str]] = None) -> int:
     args = _parser().parse_args(None if argv is None else [str(a) for a in argv])
+    previous = None
+    if threading.current_thread() is threading.main_thread():
+        # `kill` stops like Ctrl-C: fits checkpoint, temporary outputs are removed
+        previous = signal.signal(signal.SIGTERM, _interrupt)
     try:
         _COMMANDS[args.command](args)
         return 0
@@ -237,6 +248,13 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
         print(f"ncodec: internal error: {type(exc).__name__}: {exc} (set NCODEC_DEBUG=1 for details)",
               file=sys.stderr)
         return EXIT_ERROR
+    finally:
+        if previous is not None:
+            signal.signal(signal.SIGTERM, previous)
+
+
+def _interrupt(signum, frame) -> None:
+    raise KeyboardInterrupt
 
 
 if __name__ == "__main__":

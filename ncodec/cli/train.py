@@ -25,6 +25,8 @@ def add_parser(sub) -> None:
     i.add_argument("--checkpoint-minutes", type=float, default=5.0)
     i.add_argument("--val-every", type=int, default=500)
     i.add_argument("--seed", type=int, default=0)
+    i.add_argument("--snapshot-every", type=int, default=0,
+                   help="keep fp16 weights every N steps in RUN_DIR/snapshots (training-time curves)")
     i.add_argument("--out", type=Path, required=True, metavar="RUN_DIR")
     i.add_argument("--no-progress", action="store_true")
     x = media.add_parser("export", help="write a training run's current model as a weights file")
@@ -48,6 +50,6 @@ def run(args: argparse.Namespace) -> None:
     cfg = TrainConfig(arch=args.arch, data=[str(d) for d in args.data], val_data=[str(d) for d in args.val_data],
                       steps=args.steps, batch=args.batch, crop=args.crop, lr=args.lr, N=args.N, M=args.M,
                       device=args.device, threads=args.threads, checkpoint_minutes=args.checkpoint_minutes,
-                      val_every=args.val_every, seed=args.seed)
+                      val_every=args.val_every, seed=args.seed, snapshot_every=args.snapshot_every)
     result = train(cfg, args.out, progress=not args.no_progress)
     print(f"{args.out}: step {result['step']}, {result['seconds'] / 3600:.2f} h of training")

@@ -268,7 +268,7 @@ def fit(planes: tuple[np.ndarray, np.ndarray, np.ndarray], cfg: INRConfig, opts:
 
     bar = tqdm(total=total, initial=step, disable=not progress, desc=f"fit {cfg.arch}", unit="step",
                dynamic_ncols=True, leave=False)
-    last_save = last_estimate = time.monotonic()
+    last_save, last_estimate = time.monotonic(), -math.inf
     t0 = time.monotonic()
     psnr_ema: Optional[float] = None
     est_kb = 0.0

@@ -97,7 +97,7 @@ class LearnedImageCodec(Codec):
 
     def _encode(self, media: Image, quality: float):
         px = media.pixels if media.channels == 3 else np.repeat(media.pixels, 3, axis=2)
-        x = torch.from_numpy(px).permute(2, 0, 1)[None].float().div_(255.0)
+        x = torch.tensor(px).permute(2, 0, 1)[None].float().div_(255.0)
         x = pad_to(x, self.model.stride)
         if self.refine_steps:
             from ncodec.codecs.image.refinement import refine_latents

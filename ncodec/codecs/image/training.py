@@ -19,6 +19,8 @@ import csv
 import json
 import math
 import os
+import signal
+import threading
 import time
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
@@ -56,6 +58,7 @@ class TrainConfig:
     threads: int = 0
     val_crop: int = 256
     max_val: int = 8
+    snapshot_every: int = 0  # steps; fp16 weights kept in RUN_DIR/snapshots for the training-time curve
 
     def model_config(self) -> dict:
         return {"N": self.N, "M": self.M}
@@ -105,10 +108,20 @@ def train(cfg: TrainConfig, run_dir: Path, progress: bool = True) -> dict:
     threads_before = torch.get_num_threads()
     if cfg.threads:
         torch.set_num_threads(cfg.threads)
+    previous = None
+    if threading.current_thread() is threading.main_thread():
+        # SIGTERM (kill, a session ending) checkpoints like Ctrl-C; background jobs ignore SIGINT
+        previous = signal.signal(signal.SIGTERM, _raise_interrupt)
     try:
         return _train(cfg, run_dir, progress)
     finally:
         torch.set_num_threads(threads_before)
+        if previous is not None:
+            signal.signal(signal.SIGTERM, previous)
+
+
+def _raise_interrupt(signum, frame) -> None:
+    raise KeyboardInterrupt
 
 
 def _train(cfg: TrainConfig, run_dir: Path, progress: bool) -> dict:
@@ -211,15 +224,31 @@ def _train(cfg: TrainConfig, run_dir: Path, progress: bool) -> dict:
                                      (f"val_{m}_q{q:g}" for q in VAL_QUALITIES for m in ("bpp", "psnr"))])
                     log_file.flush()
                 acc = {"loss": 0.0, "bpp": 0.0, "mse": 0.0, "aux": 0.0, "n": 0}
+            if rank == 0 and cfg.snapshot_every and step % cfg.snapshot_every == 0:
+                _snapshot(model, run_dir, step, seconds)
             if time.monotonic() - last_ckpt > cfg.checkpoint_minutes * 60:
                 checkpoint()
                 last_ckpt = time.monotonic()
         checkpoint()
+    except KeyboardInterrupt:  # Ctrl-C / SIGINT: keep everything up to the last finished step
+        if world == 1:
+            checkpoint()
+        raise
     finally:
         bar.close()
         if log_file:
             log_file.close()
     return {"step": step, "seconds": seconds, "model": model}
+
+
+def _snapshot(model, run_dir: Path, step: int, seconds: float) -> None:
+    from ncodec.checkpoint import save_weights
+
+    path = run_dir / "snapshots" / f"step-{step:07d}.safetensors"
+    path.parent.mkdir(exist_ok=True)
+    save_weights(model.state_dict(), path, {"config": model.config(),
+                                            "provenance": {"step": step, "hours": round(seconds / 3600, 4)}},
+                 dtype=torch.float16)
 
 
 def export_weights(run_dir: Path, out: Path, dtype: Optional[torch.dtype] = None) -> dict:
