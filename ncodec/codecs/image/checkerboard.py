@@ -78,26 +78,11 @@ class CheckerboardModel(HyperpriorModel):
         x_hat = self.g_s(quantize(y, "ste", means) * self.gain.inverse_gain(qv))
         return {"x_hat": x_hat, "likelihoods": {"y": y_lik, "z": z_lik}}
 
-    # ------------------------------------------------------------------ latents (refinement)
-    def latents(self, x: torch.Tensor, q: float) -> dict[str, torch.Tensor]:
-        with torch.no_grad():
-            y = self.g_a(x) * self.gain.gain(self._q(q, 1))
-            return {"y": y, "z": self.h_a(y)}
-
-    def rd_terms(self, lat: dict[str, torch.Tensor], qv: torch.Tensor, mode: str) -> tuple[torch.Tensor, torch.Tensor]:
-        from ncodec.codecs.image.refinement import factorized_likelihood, ste_round
-
-        y, z = lat["y"], lat["z"]
-        z_hat = ste_round(z, self.z_prior.medians.view(1, -1, 1, 1))
-        z_rate = z + torch.rand_like(z) - 0.5 if mode == "noise" else z_hat
+    # ------------------------------------------------------------------ refinement
+    def _y_parameters(self, y: torch.Tensor, z_hat: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         anchor = anchor_mask(*y.shape[-2:]).to(y.device)
         s0, m0, s1, m1, _ = self._two_pass(y, self.h_s(z_hat), anchor)
-        scales, means = torch.where(anchor, s0, s1), torch.where(anchor, m0, m1)
-        y_hat = ste_round(y, means)
-        y_rate = y + torch.rand_like(y) - 0.5 if mode == "noise" else y_hat
-        bits = -torch.log2(self.y_prior.likelihood(y_rate, scales, means)).sum() \
-            - torch.log2(factorized_likelihood(self.z_prior, z_rate)).sum()
-        return self.g_s(y_hat * self.gain.inverse_gain(qv)), bits
+        return torch.where(anchor, s0, s1), torch.where(anchor, m0, m1)
 
     # ------------------------------------------------------------------ coding
     def _analyse(self, lat: dict[str, torch.Tensor]):

@@ -80,12 +80,16 @@ class HyperpriorModel(LearnedImageModel):
         y, z = lat["y"], lat["z"]
         z_hat = ste_round(z, self.z_prior.medians.view(1, -1, 1, 1))
         z_rate = z + torch.rand_like(z) - 0.5 if mode == "noise" else z_hat
-        scales, means = self.entropy_parameters(z_hat)
+        scales, means = self._y_parameters(y, z_hat)
         y_hat = ste_round(y, means)
         y_rate = y + torch.rand_like(y) - 0.5 if mode == "noise" else y_hat
         bits = -torch.log2(self.y_prior.likelihood(y_rate, scales, means)).sum() \
             - torch.log2(factorized_likelihood(self.z_prior, z_rate)).sum()
         return self.g_s(y_hat * self.gain.inverse_gain(qv)), bits
+
+    def _y_parameters(self, y: torch.Tensor, z_hat: torch.Tensor) -> tuple[torch.Tensor, Optional[torch.Tensor]]:
+        """Scales and means of ``y`` (differentiable; context models see ``y`` too)."""
+        return self.entropy_parameters(z_hat)
 
     # ------------------------------------------------------------------ coding
     def _analyse(self, lat: dict[str, torch.Tensor]):
