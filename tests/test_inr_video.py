@@ -123,11 +123,13 @@ def test_round_trip_psnr_matches_the_encoder_and_decode_is_repeatable(coded):
 
 def test_nerv_round_trip_and_enhanced_blocks():
     v = tiny_video(t=4)
-    for spec in (("nerv", {}), ("hnerv", {"block": "enhanced"})):
+    for spec in (("nerv", {}), ("hnerv", {"block": "enhanced"}), ("hnerv", {"weight_bits": "6", "embed_bits": "4"})):
         codec = get(spec[0], epochs="5", **spec[1])
         data = codec.encode(v, 1.0)
         c = Container.from_bytes(data)
         assert c.params["config"]["block"] == spec[1].get("block", "nerv")
+        assert c.params["config"]["weight_bits"] == int(spec[1].get("weight_bits", 8))
+        assert c.params["config"]["embed_bits"] == int(spec[1].get("embed_bits", 6))
         assert abs(video_psnr(v, codec.decode(data))["y_psnr"] - c.params["fit"]["y_psnr"]) < 1e-3
 
 

@@ -56,7 +56,8 @@ class _INRVideoCodec(Codec):
     arch: ClassVar[str]
 
     def __init__(self, block: str = "nerv", device: str = "auto", workdir: Optional[str | Path] = None,
-                 progress: Any = False, **fit_options: Any) -> None:
+                 progress: Any = False, weight_bits: int | str = 8, embed_bits: int | str = 6,
+                 **fit_options: Any) -> None:
         from ncodec.inr.config import BLOCKS
         from ncodec.inr.fitting import FitOptions
 
@@ -71,6 +72,12 @@ class _INRVideoCodec(Codec):
             self.fit_options.check()
         except ValueError as exc:
             raise MediaError(f"{self.name}: bad fitting option: {exc}") from None
+        try:
+            self.weight_bits, self.embed_bits = int(weight_bits), int(embed_bits)
+        except ValueError:
+            raise MediaError(f"{self.name}: weight_bits and embed_bits must be whole numbers") from None
+        if not (2 <= self.weight_bits <= 16 and 2 <= self.embed_bits <= 16):
+            raise MediaError(f"{self.name}: weight_bits and embed_bits must be in 2..16")
         self.block = block
         self.workdir = Path(workdir) if workdir is not None else None
         self.progress = _as_bool(progress)
@@ -78,19 +85,22 @@ class _INRVideoCodec(Codec):
     def settings(self) -> dict[str, Any]:
         o = self.fit_options
         return {"arch": self.arch, "block": self.block, "epochs": o.epochs, "batch": o.batch, "lr": o.lr,
-                "prune": o.prune, "rate_lambda": o.rate_lambda, "weight_bits": 8, "embed_bits": 6,
+                "prune": o.prune, "rate_lambda": o.rate_lambda, "weight_bits": self.weight_bits,
+                "embed_bits": self.embed_bits,
                 "prior": "zero-inflated Laplace per tensor / embedding channel"}
 
     # ------------------------------------------------------------------ encode
     def _encode(self, media: Video, quality: float) -> tuple[dict[str, bytes], dict[str, Any], dict[str, Any]]:
         from ncodec.eval.metrics import video_psnr
         from ncodec.inr import weight_coding as wc
-        from ncodec.inr.config import configure
+        from ncodec.inr.config import BITS_PER_PARAM, configure
         from ncodec.inr.fitting import fit, pick_device
 
         yuv = media.to_yuv420()
         t, h, w = yuv.planes[0].shape
-        cfg = configure(self.arch, t, h, w, quality * t * h * w, block=self.block)
+        cfg = configure(self.arch, t, h, w, quality * t * h * w, block=self.block, weight_bits=self.weight_bits,
+                        embed_bits=self.embed_bits,
+                        bits_per_param=BITS_PER_PARAM * self.weight_bits / 8)
         start = time.perf_counter()
         result = fit(yuv.planes, cfg, self.fit_options, workdir=self.workdir, progress=self.progress)
         seconds = time.perf_counter() - start
