@@ -15,6 +15,7 @@ import sys
 import threading
 import time
 import traceback
+import warnings
 from pathlib import Path
 from typing import Optional, Sequence
 
@@ -226,6 +227,9 @@ _COMMANDS = {"train": _train, "encode": _encode, "decode": _decode, "info": _inf
 
 
 def main(argv: Optional[Sequence[str]] = None) -> int:
+    # compressai (imported by the learned codecs) still decorates with torch.jit.script, which
+    # torch 2.14 deprecates with a FutureWarning on every run: noise for CLI users, not theirs to fix
+    warnings.filterwarnings("ignore", message=r".*torch\.jit\.script.*deprecated", category=FutureWarning)
     args = _parser().parse_args(None if argv is None else [str(a) for a in argv])
     previous = None
     if threading.current_thread() is threading.main_thread():
