@@ -87,12 +87,15 @@ def test_zero_inflated_prior_round_trip_and_rate():
 
 def test_weight_chunk_round_trip_is_exact_and_refuses_damage():
     torch.manual_seed(0)
-    tensors = {"a.weight": torch.randn(8, 4, 3, 3) * 0.1, "a.bias": torch.randn(8) * 0.01, "z": torch.zeros(5)}
+    tensors = {"a.weight": torch.randn(8, 4, 3, 3) * 0.1, "a.bias": torch.randn(8) * 0.01, "z": torch.zeros(5),
+               "tiny": torch.full((3,), 1e-30), "small": torch.randn(4) * 1e-20, "big": torch.randn(4) * 1e6}
     data = wc.encode_tensors(tensors, 8)
     out = wc.decode_tensors(data, {k: tuple(v.shape) for k, v in tensors.items()}, 8)
     ref = wc.quantized_tensors(tensors, 8)
     assert all(torch.equal(out[k], ref[k]) for k in tensors)
-    assert all((ref[k] - tensors[k]).abs().max() <= wc.step_for(tensors[k], 8) / 2 + 1e-9 for k in tensors)
+    assert all((ref[k] - tensors[k]).abs().max() <= wc.step_for(tensors[k], 8) / 2 + 1e-9 * tensors[k].abs().max()
+               for k in tensors if k != "tiny")
+    assert torch.equal(out["tiny"], torch.zeros(3))  # negligible tensors quantize to zero
     with pytest.raises(CorruptStreamError):
         wc.decode_tensors(data, {"a.weight": (8, 4, 3, 3)}, 8)  # wrong number of tensors
     with pytest.raises(CorruptStreamError):

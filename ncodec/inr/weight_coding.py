@@ -43,7 +43,11 @@ def max_level(bits: int) -> int:
 
 def step_code(max_abs: float, bits: int) -> tuple[int, int]:
     """``(m, e)``: the smallest ``m 2^e >= max_abs / K`` with a 16-bit mantissa (1 for all-zero)."""
-    target = max_abs / max_level(bits) if max_abs > 0 else 1.0
+    target = max_abs / max_level(bits)
+    if not target >= 2.0 ** -80:  # zero (or negligible) tensor: every value quantizes to 0
+        target = 1.0
+    if not math.isfinite(target) or target >= 2.0 ** 70:
+        raise ValueError(f"cannot quantize a tensor with magnitude {max_abs}")
     _, e = math.frexp(target)  # target = f 2^e, 0.5 <= f < 1
     e -= _MANTISSA_BITS
     m = math.ceil(target / math.ldexp(1.0, e))
