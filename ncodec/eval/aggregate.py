@@ -7,7 +7,8 @@
   the mean of per-item BD-rates (items whose curves do not overlap are counted and skipped).
   An item where the *anchor* reaches an infinite metric (e.g. a video clip whose frames are
   all black, coded exactly) would make every mean point infinite, so the mean curves used
-  for that metric's BD-rate leave such items out and say how many (``mean_curve_items``).
+  for that metric's BD-rate leave such items out and say how many
+  (``mean_curve_items_left_out``).
 * Metrics where lower is better (LPIPS, mel distance) are negated for BD-rate, and MS-SSIM is
   converted to dB (``-10 log10(1 - x)``) first, as is customary.
 """
