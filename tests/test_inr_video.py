@@ -222,3 +222,14 @@ def test_cli_encode_size_kb_info_and_decode(tmp_path, capsys):
     assert main(["decode", str(out), str(tmp_path / "r.y4m")]) == 0
     assert "frames/s" in capsys.readouterr().out
     assert main(["encode", "-c", "jpeg", "--size-kb", "3", str(src), str(tmp_path / "x.ncd")]) != 0
+
+
+def test_two_encodes_cannot_share_a_fit_directory(tmp_path):
+    from ncodec.inr.fitting import _workdir_lock
+
+    v = tiny_video(t=2).to_yuv420()
+    cfg = configure("nerv", 2, v.height, v.width, 20000)
+    with _workdir_lock(tmp_path):
+        with pytest.raises(NcodecError, match="another encode"):
+            fit(v.planes, cfg, FitOptions(epochs=1), workdir=tmp_path, progress=False)
+    assert fit(v.planes, cfg, FitOptions(epochs=1), workdir=tmp_path, progress=False).steps == 2

@@ -26,13 +26,15 @@ config or options is ignored (its fingerprint differs).
 
 from __future__ import annotations
 
+import contextlib
+import fcntl
 import hashlib
 import json
 import math
 import time
 from dataclasses import asdict, dataclass
 from pathlib import Path
-from typing import Callable, Optional
+from typing import Callable, Iterator, Optional
 
 import numpy as np
 import torch
@@ -42,6 +44,7 @@ from torch.func import functional_call
 
 from ncodec.checkpoint import load_checkpoint, save_checkpoint
 from ncodec.entropy.distributions import likelihood_torch
+from ncodec.errors import NcodecError
 from ncodec.inr import weight_coding as wc
 from ncodec.inr.config import BITS_PER_EMBED, INRConfig
 from ncodec.inr.hnerv import HNeRV
@@ -195,6 +198,29 @@ def fit(planes: tuple[np.ndarray, np.ndarray, np.ndarray], cfg: INRConfig, opts:
     if planes[0].shape[0] != t_frames:
         raise ValueError("frame count differs from the config")
     data = _Frames(planes, cfg)
+    ckpt = Path(workdir) / CHECKPOINT_NAME if workdir is not None else None
+    with _workdir_lock(workdir):
+        return _fit(planes, cfg, opts, data, device, ckpt, progress, on_step)
+
+
+@contextlib.contextmanager
+def _workdir_lock(workdir: Optional[Path]) -> Iterator[None]:
+    """One fit per work directory at a time (an advisory lock, released if the process dies)."""
+    if workdir is None:
+        yield
+        return
+    Path(workdir).mkdir(parents=True, exist_ok=True)
+    with open(Path(workdir) / "lock", "w") as f:
+        try:
+            fcntl.flock(f, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except OSError:
+            raise NcodecError(f"another encode is fitting into {workdir}; wait for it or remove it") from None
+        yield
+
+
+def _fit(planes, cfg: INRConfig, opts: FitOptions, data: "_Frames", device: torch.device, ckpt: Optional[Path],
+         progress: bool, on_step: Optional[Callable[[int], None]]) -> FitResult:
+    t_frames = cfg.frames
     torch.manual_seed(opts.seed)
     model = build_model(cfg).to(device)
     gen = torch.Generator().manual_seed(opts.seed)
@@ -206,7 +232,6 @@ def fit(planes: tuple[np.ndarray, np.ndarray, np.ndarray], cfg: INRConfig, opts:
     warm = max(1, int(opts.warmup * total))
     fp = fingerprint(planes, cfg, opts)
     step, order = 0, torch.empty(0, dtype=torch.int64)
-    ckpt = Path(workdir) / CHECKPOINT_NAME if workdir is not None else None
     if ckpt is not None and ckpt.exists():
         try:
             meta = load_checkpoint(ckpt, state, {"adam": opt})
