@@ -1,16 +1,42 @@
-"""HNeRV on one dev clip (64 frames, long side 320) at 0.1 bpp for a given number of epochs: bpp, Y-PSNR, seconds.
+"""HNeRV on one dev clip at a target rate for given numbers of epochs: bpp, Y-PSNR, seconds.
 
-Used for the epochs row of BENCHMARKS.md (issue 6): .venv/bin/python benchmarks/nerv_epochs.py
+Used for the epochs comparison in BENCHMARKS.md (issue 6)::
+
+    .venv/bin/python benchmarks/nerv_epochs.py --epochs 150,300
 """
-import time, torch, json
-torch.set_num_threads(1)
-from ncodec.datasets.io import read_video
-from ncodec.codecs import get
-from ncodec.container import Container
-from ncodec.eval.metrics import video_psnr
-v = read_video("../shared/data/video/basketball_426x240.mp4", max_frames=64, max_side=320)
-for ep in (300,):
-    c = get("hnerv", epochs=str(ep))
-    t = time.time(); data = c.encode(v, 0.1); sec = time.time() - t
-    cont = Container.from_bytes(data)
-    print(json.dumps({"epochs": ep, "bpp": 8 * len(data) / v.num_pixels, "y_psnr": cont.params["fit"]["y_psnr"], "seconds": sec}), flush=True)
+
+from __future__ import annotations
+
+import argparse
+import json
+import time
+
+import torch
+
+
+def main() -> None:
+    from ncodec.codecs import get
+    from ncodec.container import Container
+    from ncodec.datasets.io import read_video
+
+    ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    ap.add_argument("--clip", default="../shared/data/video/basketball_426x240.mp4")
+    ap.add_argument("--frames", type=int, default=64)
+    ap.add_argument("--max-side", type=int, default=320)
+    ap.add_argument("--bpp", type=float, default=0.1)
+    ap.add_argument("--epochs", default="300")
+    ap.add_argument("--threads", type=int, default=1)
+    args = ap.parse_args()
+    torch.set_num_threads(args.threads)
+    video = read_video(args.clip, max_frames=args.frames, max_side=args.max_side)
+    for epochs in (int(e) for e in args.epochs.split(",")):
+        t = time.perf_counter()
+        data = get("hnerv", epochs=epochs).encode(video, args.bpp)
+        seconds = time.perf_counter() - t
+        fit = Container.from_bytes(data).params["fit"]
+        print(json.dumps({"epochs": epochs, "bpp": 8 * len(data) / video.num_pixels, "y_psnr": fit["y_psnr"],
+                          "seconds": round(seconds, 1)}), flush=True)
+
+
+if __name__ == "__main__":
+    main()
