@@ -43,6 +43,7 @@ from torch import nn
 from torch.func import functional_call
 
 from ncodec.checkpoint import load_checkpoint, save_checkpoint
+from ncodec.codecs.image.base import pick_device
 from ncodec.entropy.distributions import likelihood_torch
 from ncodec.errors import NcodecError
 from ncodec.inr import weight_coding as wc
@@ -96,12 +97,6 @@ def decoder_module(model: nn.Module) -> nn.Module:
 
 def prunable(name: str, p: torch.Tensor) -> bool:
     return p.dim() >= 2 and name.endswith("weight")
-
-
-def pick_device(device: str) -> torch.device:
-    if device == "auto":
-        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
-    return torch.device(device)
 
 
 class _Frames:

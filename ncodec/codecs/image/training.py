@@ -24,12 +24,14 @@ import threading
 import time
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
+from typing import Optional
 
 import torch
 import torch.distributed as dist
 from tqdm import tqdm
 
 from ncodec.checkpoint import load_checkpoint, save_checkpoint
+from ncodec.codecs.image.base import pick_device
 from ncodec.codecs.image.registry import build_model
 from ncodec.codecs.image.training_data import CropSampler, centre_crops, image_files, load_images
 from ncodec.errors import NcodecError
@@ -62,12 +64,6 @@ class TrainConfig:
 
     def model_config(self) -> dict:
         return {"N": self.N, "M": self.M}
-
-
-def _device(name: str) -> torch.device:
-    if name == "auto":
-        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
-    return torch.device(name)
 
 
 def _setup_distributed(device: torch.device) -> tuple[int, int]:
@@ -125,7 +121,7 @@ def _raise_interrupt(signum, frame) -> None:
 
 
 def _train(cfg: TrainConfig, run_dir: Path, progress: bool) -> dict:
-    device = _device(cfg.device)
+    device = pick_device(cfg.device)
     rank, world = _setup_distributed(device)
     run_dir = Path(run_dir)
     run_dir.mkdir(parents=True, exist_ok=True)
