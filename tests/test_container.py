@@ -8,7 +8,7 @@ import zlib
 
 import pytest
 
-from ncodec.container import FORMAT_MAJOR, MAGIC, MAX_HEADER_BYTES, Container
+from ncodec.container import FORMAT_MAJOR, MAGIC, MAX_HEADER_BYTES, Container, pack_header_text
 from ncodec.errors import (
     CorruptStreamError,
     FormatError,
@@ -27,8 +27,11 @@ def make(**kw) -> Container:
     return Container(**args)
 
 
-def rebuild(header: dict, chunks: bytes, major: int = FORMAT_MAJOR) -> bytes:
-    h = json.dumps(header).encode()
+def rebuild(header: dict | bytes, chunks: bytes, major: int = FORMAT_MAJOR, raw: bool = False) -> bytes:
+    """A file with this header (dict, or JSON text), valid checksums; ``raw``: header bytes as given."""
+    h = header if isinstance(header, bytes) else json.dumps(header).encode()
+    if not raw:
+        h = pack_header_text(h, min(major, FORMAT_MAJOR))
     prefix = struct.pack("<8sHHI", MAGIC, major, 0, len(h)) + h
     return prefix + struct.pack("<I", zlib.crc32(prefix)) + chunks
 
@@ -41,14 +44,49 @@ def test_roundtrip_keeps_every_field():
     assert d.chunks == c.chunks and list(d.chunks) == ["main", "side"]
 
 
+def read_header_json(data: bytes) -> dict:
+    """The header as docs/format.md describes it: raw DEFLATE with the preset dictionary."""
+    from ncodec.container import HEADER_DICTIONARY
+
+    hlen = struct.unpack_from("<I", data, 12)[0]
+    d = zlib.decompressobj(-15, zdict=HEADER_DICTIONARY)
+    return json.loads(d.decompress(data[16:16 + hlen]))
+
+
 def test_layout_matches_docs():
     data = make().to_bytes()
     assert data[:8] == b"\x89NCD\r\n\x1a\n"
     major, minor, hlen = struct.unpack_from("<HHI", data, 8)
-    assert (major, minor) == (1, 0)
-    header = json.loads(data[16:16 + hlen])
+    assert (major, minor) == (2, 0)
+    header = read_header_json(data)
     assert header["chunks"][0] == ["main", 30, zlib.crc32(b"abc" * 10)]
+    assert header == json.loads(json.dumps(make().header(), sort_keys=True))
     assert len(data) == 16 + hlen + 4 + 30
+    assert len(data) - 30 < 100  # the point of format 2: a small fixed cost per file
+
+
+def test_format_1_files_still_read():
+    c = make(weights="cd" * 32)
+    v1 = rebuild(c.header(), b"abc" * 10, major=1)
+    assert json.loads(v1[16:16 + struct.unpack_from("<I", v1, 12)[0]]) == c.header()  # plain JSON
+    d = Container.from_bytes(v1)
+    assert d.format_version == (1, 0) and d.params == {"x": 1} and d.weights == "cd" * 32
+    assert d.chunks == {"main": b"abc" * 10, "side": b""}
+
+
+def test_compressed_header_is_bounded_and_checked():
+    header = make().header()
+    bomb = json.dumps(header).encode()[:-1] + b',"pad":"' + b" " * (MAX_HEADER_BYTES + 10) + b'"}'
+    with pytest.raises(LimitError, match="inflates to more than"):  # a few KB that inflate past 1 MiB
+        Container.from_bytes(rebuild(bomb, b"abc" * 10))
+    assert len(rebuild(bomb, b"")) < 4096
+    packed = pack_header_text(json.dumps(header).encode(), FORMAT_MAJOR)
+    with pytest.raises(CorruptStreamError, match="incomplete"):
+        Container.from_bytes(rebuild(packed[:-3], b"abc" * 10, raw=True))
+    with pytest.raises(CorruptStreamError, match="garbage"):
+        Container.from_bytes(rebuild(packed + b"xyz", b"abc" * 10, raw=True))
+    with pytest.raises(CorruptStreamError, match="does not inflate"):
+        Container.from_bytes(rebuild(b"\xff" * 40, b"abc" * 10, raw=True))
 
 
 def test_wrong_magic():
@@ -61,8 +99,7 @@ def test_wrong_magic():
 
 
 def test_future_version():
-    data = bytearray(make().to_bytes())
-    header = json.loads(bytes(data[16:16 + struct.unpack_from("<I", data, 12)[0]]))
+    header = read_header_json(make().to_bytes())
     with pytest.raises(UnsupportedVersionError, match="newer"):
         Container.from_bytes(rebuild(header, b"abc" * 10, major=FORMAT_MAJOR + 1))
 

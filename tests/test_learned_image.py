@@ -67,6 +67,32 @@ def test_greyscale_and_top_level_api(tmp_path):
     assert out.pixels.shape == (64, 70, 1)
 
 
+@pytest.mark.parametrize("arch", ["factorized", "checkerboard"])
+def test_small_header_and_version_1_streams(arch, tmp_path):
+    from ncodec.errors import CorruptStreamError
+
+    codec = CODECS[arch](weights=make_weights(tmp_path, arch))
+    img = image(70, 90)
+    data = codec.encode(img, 0.3)
+    c = Container.from_bytes(data)
+    assert c.codec_version == 2 and c.params == {}
+    assert len(data) - c.payload_bytes <= 140  # whole-file overhead: prefix, header, checksums
+    # A version-1 stream (latent shapes and model config written in params) still decodes.
+    x = torch.zeros(1, 3, 70, 90)
+    from ncodec.codecs.image.base import pad_to
+
+    shapes = codec.model.latent_shapes(*pad_to(x, codec.model.stride).shape[2:])
+    v1 = Container(codec=c.codec, codec_version=1, media=c.media, chunks=c.chunks, weights=c.weights,
+                   quality=c.quality, params={"shapes": shapes, "coder": "ans", "model": codec.model.config()})
+    assert np.array_equal(codec.decode(v1.to_bytes()).pixels, codec.decode(data).pixels)
+    v1.params["shapes"] = {k: [1, 1, 1, 1] for k in shapes}
+    with pytest.raises(CorruptStreamError, match="latent shapes"):
+        codec.decode(v1.to_bytes())
+    v1.params = {"coder": "zip"}
+    with pytest.raises(CorruptStreamError, match="unknown entropy coder"):
+        codec.decode(v1.to_bytes())
+
+
 def test_other_weights_are_refused(tmp_path):
     a = MeanScaleCodec(weights=make_weights(tmp_path, "mean-scale-hyperprior", seed=0))
     b = MeanScaleCodec(weights=make_weights(tmp_path, "mean-scale-hyperprior", seed=1))

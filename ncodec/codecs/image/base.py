@@ -61,6 +61,16 @@ class LearnedImageModel(nn.Module):
         return {"arch": self.arch, "N": self.N, "M": self.M, "lambdas": list(self.gain.lambdas),
                 "variable_rate": self.variable_rate}
 
+    def latent_shapes(self, height: int, width: int) -> dict[str, list[int]]:
+        """Shapes of the coded latents for a padded ``height`` x ``width`` input: ``y`` is
+        downsampled 16x with M channels; models with a hyperprior add ``z`` (64x, N channels)."""
+        if height % self.stride or width % self.stride:
+            raise ValueError(f"{height}x{width} is not a multiple of the stride {self.stride}")
+        shapes = {"y": [1, self.M, height // 16, width // 16]}
+        if self.stride == 64:
+            shapes["z"] = [1, self.N, height // 64, width // 64]
+        return shapes
+
     @staticmethod
     def _q(q, batch: int) -> torch.Tensor:
         """Quality as a per-image tensor."""

@@ -22,6 +22,7 @@ from ncodec.codecs.base import Codec
 from ncodec.codecs.image.base import LearnedImageModel, pad_to
 from ncodec.codecs.image.registry import build_model
 from ncodec.container import Container
+from ncodec.entropy import CODERS
 from ncodec.errors import CorruptStreamError, NcodecError, QualityError
 from ncodec.media import Image
 
@@ -59,6 +60,7 @@ class LearnedImageCodec(Codec):
     quality_range = (0.0, 1.0)
     default_quality = 0.5
     quality_unit = "rate knob, 0 = fewest bits"
+    version = 2  # 2: shapes/model config no longer in params (derived); 1 still decodes
     arch: ClassVar[str] = ""
 
     def __init__(self, weights: Optional[str | Path] = None, coder: str = "ans", refine_steps: int | str = 0) -> None:
@@ -106,21 +108,28 @@ class LearnedImageCodec(Codec):
         else:
             lat = self.model.latents(x, quality)
         chunks, shapes = self.model.compress_latents(lat, self.coder)
-        params = {"shapes": shapes, "coder": self.coder, "model": self.model.config(),
-                  "refine_steps": self.refine_steps}
+        if shapes != self.model.latent_shapes(x.shape[2], x.shape[3]):
+            raise AssertionError(f"latent shapes {shapes} differ from the model's own rule")
+        # Version 2 streams keep the header small: latent shapes follow from the image size,
+        # the model config from the weights (bound by the header's weights hash); the coder
+        # and refinement are only written when they differ from the defaults.
+        params: dict[str, Any] = {}
+        if self.coder != "ans":
+            params["coder"] = self.coder
+        if self.refine_steps:
+            params["refine_steps"] = self.refine_steps
         return chunks, params, media.metadata()
 
     def _decode(self, c: Container) -> Image:
         h, w, ch = c.media["shape"]
-        shapes = c.params.get("shapes")
-        if not isinstance(shapes, dict):
-            raise CorruptStreamError("missing latent shapes")
         stride = self.model.stride
-        ph, pw = -(-h // stride) * stride, -(-w // stride) * stride
-        expect_y = [1, self.model.M, ph // 16, pw // 16]  # every family downsamples y by 16
-        if list(shapes.get("y", [])) != expect_y:
-            raise CorruptStreamError(f"latent shape {shapes.get('y')} does not match a {w}x{h} image")
-        x_hat = self.model.decompress(c.chunks, shapes, float(c.quality), c.params.get("coder", "ans"))
+        shapes = self.model.latent_shapes(-(-h // stride) * stride, -(-w // stride) * stride)
+        if "shapes" in c.params and c.params["shapes"] != shapes:  # version 1 streams wrote them
+            raise CorruptStreamError(f"latent shapes {c.params['shapes']} do not match a {w}x{h} image")
+        coder = c.params.get("coder", "ans")
+        if coder not in CODERS:
+            raise CorruptStreamError(f"unknown entropy coder {coder!r}")
+        x_hat = self.model.decompress(c.chunks, shapes, float(c.quality), coder)
         px = torch.round(x_hat[0, :, :h, :w] * 255.0).to(torch.uint8).permute(1, 2, 0).numpy()
         if ch == 1:
             px = np.round(px.astype(np.float32).mean(axis=2, keepdims=True)).astype(np.uint8)
