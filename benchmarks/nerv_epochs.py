@@ -1,8 +1,10 @@
-"""HNeRV on one dev clip at a target rate for given numbers of epochs: bpp, Y-PSNR, seconds.
+"""HNeRV on one dev clip at a target rate, for given numbers of epochs or codec options.
 
-Used for the epochs comparison in BENCHMARKS.md (issue 6)::
+Prints per fit: bpp, Y-PSNR, seconds, parameter count and coded bits per weight. Used for the
+epochs and option comparisons in BENCHMARKS.md (issue 6)::
 
     .venv/bin/python benchmarks/nerv_epochs.py --epochs 150,300
+    .venv/bin/python benchmarks/nerv_epochs.py --epochs 150 --variants weight_bits=8 weight_bits=6
 """
 
 from __future__ import annotations
@@ -26,16 +28,26 @@ def main() -> None:
     ap.add_argument("--bpp", type=float, default=0.1)
     ap.add_argument("--epochs", default="300")
     ap.add_argument("--threads", type=int, default=1)
+    ap.add_argument("--codec", default="hnerv")
+    ap.add_argument("--variants", nargs="*", default=[""],
+                    help="codec options per fit, key=value[:key=value...] (as after -c NAME:)")
     args = ap.parse_args()
     torch.set_num_threads(args.threads)
     video = read_video(args.clip, max_frames=args.frames, max_side=args.max_side)
-    for epochs in (int(e) for e in args.epochs.split(",")):
-        t = time.perf_counter()
-        data = get("hnerv", epochs=epochs).encode(video, args.bpp)
-        seconds = time.perf_counter() - t
-        fit = Container.from_bytes(data).params["fit"]
-        print(json.dumps({"epochs": epochs, "bpp": 8 * len(data) / video.num_pixels, "y_psnr": fit["y_psnr"],
-                          "seconds": round(seconds, 1)}), flush=True)
+    for variant in args.variants:
+        opts = dict(kv.split("=", 1) for kv in variant.split(":") if kv)
+        for epochs in (int(e) for e in args.epochs.split(",")):
+            t = time.perf_counter()
+            data = get(args.codec, epochs=epochs, **opts).encode(video, args.bpp)
+            seconds = time.perf_counter() - t
+            c = Container.from_bytes(data)
+            fit = c.params["fit"]
+            wbytes = len(c.chunks["weights"])
+            print(json.dumps({"variant": variant, "epochs": epochs, "bpp": round(8 * len(data) / video.num_pixels, 5),
+                              "y_psnr": fit["y_psnr"], "seconds": round(seconds, 1),
+                              "weights": c.params["weights_count"], "weight_bytes": wbytes,
+                              "bits_per_weight": round(8 * wbytes / c.params["weights_count"], 3),
+                              "embedding_bytes": len(c.chunks.get("embeddings", b""))}), flush=True)
 
 
 if __name__ == "__main__":

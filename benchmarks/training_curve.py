@@ -6,7 +6,8 @@ PCHIP), and prints a table with the classical anchors' PSNR at the same rate tak
 committed ``ncodec bench`` sweep (same images), the gap to each, and a projection of the hours
 needed to reach AVIF from a fit ``PSNR = a + b log(hours)`` over the snapshots. Rates are the
 model's own likelihoods (the coded files are within 1 % of them, see tests); PSNR is measured on
-the model's rounded-latent reconstruction, which is what the decoder produces.
+the model's rounded-latent reconstruction, which is what the decoder produces. Each snapshot's
+evaluation is cached next to it (``step-N.eval.json``), so re-running only evaluates new ones.
 
     .venv/bin/python benchmarks/training_curve.py /work/runs/image-checkerboard \
         --kodak ../shared/data/images/kodak --anchors benchmarks/results/kodak --plot docs/benchmarks/training_curve.png
@@ -81,7 +82,14 @@ def main() -> None:
     for snap in sorted((args.run_dir / "snapshots").glob("step-*.safetensors")):
         _, meta = load_weights(snap)
         prov = meta.get("provenance", {})
-        pts = evaluate(snap, images, qs)
+        cache = snap.with_suffix(".eval.json")  # evaluations are kept next to their snapshot
+        key = {"qualities": qs, "images": [f.name for f in files]}
+        cached = json.loads(cache.read_text()) if cache.exists() else {}
+        if cached.get("key") == key:
+            pts = [tuple(p) for p in cached["points"]]
+        else:
+            pts = evaluate(snap, images, qs)
+            cache.write_text(json.dumps({"key": key, "points": pts}))
         rows.append((prov.get("step"), prov.get("hours"), psnr_at(pts, args.bpp), pts))
     print(f"Kodak ({len(files)} images), PSNR at {args.bpp} bpp (PCHIP over q = {args.qualities})")
     print("| step | hours | PSNR @ %g bpp | vs JPEG | vs WebP | vs JPEG 2000 | vs AVIF |" % args.bpp)
