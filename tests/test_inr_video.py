@@ -126,12 +126,12 @@ def test_round_trip_psnr_matches_the_encoder_and_decode_is_repeatable(coded):
 
 def test_nerv_round_trip_and_enhanced_blocks():
     v = tiny_video(t=4)
-    for spec in (("nerv", {}), ("hnerv", {"block": "enhanced"}), ("hnerv", {"weight_bits": "6", "embed_bits": "4"})):
+    for spec in (("nerv", {}), ("hnerv", {"block": "enhanced"}), ("hnerv", {"weight_bits": "5", "embed_bits": "4"})):
         codec = get(spec[0], epochs="5", **spec[1])
         data = codec.encode(v, 1.0)
         c = Container.from_bytes(data)
         assert c.params["config"]["block"] == spec[1].get("block", "nerv")
-        assert c.params["config"]["weight_bits"] == int(spec[1].get("weight_bits", 8))
+        assert c.params["config"]["weight_bits"] == int(spec[1].get("weight_bits", 6))
         assert c.params["config"]["embed_bits"] == int(spec[1].get("embed_bits", 6))
         assert abs(video_psnr(v, codec.decode(data))["y_psnr"] - c.params["fit"]["y_psnr"]) < 1e-3
 
@@ -142,7 +142,7 @@ def test_coded_weights_are_much_smaller_than_raw_8_bit():
 
     v = load_sample("video")
     v = Video(tuple(p[:8] for p in v.to_yuv420().planes), v.fps, "yuv420p", v.color_space)
-    data = get("hnerv", epochs="60", prune="0.4").encode(v, 0.3)
+    data = get("hnerv", epochs="60", prune="0.4", weight_bits="8").encode(v, 0.3)
     c = Container.from_bytes(data)
     assert len(c.chunks["weights"]) <= 0.75 * c.params["weights_raw_bytes"]
 
@@ -233,3 +233,40 @@ def test_two_encodes_cannot_share_a_fit_directory(tmp_path):
         with pytest.raises(NcodecError, match="another encode"):
             fit(v.planes, cfg, FitOptions(epochs=1), workdir=tmp_path, progress=False)
     assert fit(v.planes, cfg, FitOptions(epochs=1), workdir=tmp_path, progress=False).steps == 2
+
+
+def test_bench_resumes_a_half_done_fit(tmp_path, monkeypatch):
+    """A sweep killed inside a NeRV fit restarts that fit from its checkpoint in DIR/fits/."""
+    import ncodec.inr.fitting as fitting
+    from ncodec.datasets.collection import LoadOptions
+    from ncodec.datasets.io import write_video
+    from ncodec.eval.sweep import CodecSpec, Job, run_job
+
+    src = tmp_path / "clip.y4m"
+    write_video(tiny_video(t=4), src)
+    job = Job(str(src), "clip", "video", CodecSpec.parse("hnerv:epochs=20"), (1.0,), ("psnr",), LoadOptions(),
+              fit_root=str(tmp_path / "fits"))
+    real_fit, seen = fitting.fit, []
+
+    def interrupted(*a, **kw):
+        def stop(step):
+            if step == 30:
+                raise KeyboardInterrupt
+        return real_fit(*a, on_step=stop, **kw)
+
+    def spy(*a, **kw):
+        seen.append(kw["workdir"])
+        res = real_fit(*a, **kw)
+        seen.append(res.resumed_from)
+        return res
+
+    monkeypatch.setattr(fitting, "fit", interrupted)
+    with pytest.raises(KeyboardInterrupt):
+        run_job(job)
+    fit_dirs = list((tmp_path / "fits").iterdir())
+    assert len(fit_dirs) == 1 and any(fit_dirs[0].iterdir())
+    monkeypatch.setattr(fitting, "fit", spy)
+    records = run_job(job)
+    assert "error" not in records[0] and records[0]["psnr"] > 10
+    assert seen == [fit_dirs[0], 30]
+    assert not fit_dirs[0].exists()  # cleaned up once the record exists

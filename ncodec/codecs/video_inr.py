@@ -56,7 +56,7 @@ class _INRVideoCodec(Codec):
     arch: ClassVar[str]
 
     def __init__(self, block: str = "nerv", device: str = "auto", workdir: Optional[str | Path] = None,
-                 progress: Any = False, weight_bits: int | str = 8, embed_bits: int | str = 6,
+                 progress: Any = False, weight_bits: int | str = 6, embed_bits: int | str = 6,
                  **fit_options: Any) -> None:
         from ncodec.inr.config import BLOCKS
         from ncodec.inr.fitting import FitOptions
@@ -93,14 +93,13 @@ class _INRVideoCodec(Codec):
     def _encode(self, media: Video, quality: float) -> tuple[dict[str, bytes], dict[str, Any], dict[str, Any]]:
         from ncodec.eval.metrics import video_psnr
         from ncodec.inr import weight_coding as wc
-        from ncodec.inr.config import BITS_PER_PARAM, configure
+        from ncodec.inr.config import configure
         from ncodec.inr.fitting import fit, pick_device
 
         yuv = media.to_yuv420()
         t, h, w = yuv.planes[0].shape
         cfg = configure(self.arch, t, h, w, quality * t * h * w, block=self.block, weight_bits=self.weight_bits,
-                        embed_bits=self.embed_bits,
-                        bits_per_param=BITS_PER_PARAM * self.weight_bits / 8)
+                        embed_bits=self.embed_bits)
         start = time.perf_counter()
         result = fit(yuv.planes, cfg, self.fit_options, workdir=self.workdir, progress=self.progress)
         seconds = time.perf_counter() - start
@@ -156,14 +155,14 @@ class NeRVCodec(_INRVideoCodec):
     name = "nerv"
     arch = "nerv"
     description = ("NeRV implicit video representation: frame index -> positional encoding -> MLP -> "
-                   "upsampling conv blocks; fitted per video, pruned, 8-bit quantized, entropy coded")
+                   "upsampling conv blocks; fitted per video, pruned, 6-bit quantized, entropy coded")
 
 
 class HNeRVCodec(_INRVideoCodec):
     name = "hnerv"
     arch = "hnerv"
     description = ("HNeRV: per-frame content-adaptive embeddings (coded) + upsampling decoder; fitted per "
-                   "video, pruned, 8-bit weights / 6-bit embeddings, entropy coded; block=enhanced for "
+                   "video, pruned, 6-bit weights / 6-bit embeddings, entropy coded; block=enhanced for "
                    "NeRV++-style blocks")
 
 

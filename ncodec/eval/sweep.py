@@ -4,7 +4,9 @@ Work is split into jobs of one item x one codec x the qualities still missing fo
 an item is loaded once per codec. Each finished job appends its records to
 ``DIR/results.jsonl`` (flushed and fsynced), one JSON object per (codec, quality, item):
 rate, metrics, encode/decode seconds and the codec's settings. Re-running the same sweep
-skips every record already present, so an interrupted sweep resumes where it stopped. A
+skips every record already present, so an interrupted sweep resumes where it stopped; codecs
+that fit a network at encode time (NeRV family) checkpoint into ``DIR/fits/`` so that even a
+half-done fit resumes (each fit directory is removed once its record is in). A
 sweep's defining options live in ``DIR/config.json``; resuming with different ones is an
 error rather than a silent mix.
 """
@@ -14,6 +16,8 @@ from __future__ import annotations
 import json
 import math
 import os
+import re
+import shutil
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -61,6 +65,12 @@ class Job:
     metrics: tuple[str, ...]
     load: LoadOptions
     lpips_weights: Optional[str] = None
+    fit_root: Optional[str] = None  # where codecs that fit at encode time checkpoint (resumable)
+
+
+def _fit_dir(job: Job, q: float) -> Path:
+    name = re.sub(r"[^A-Za-z0-9._=-]+", "_", f"{job.item}--{job.codec.label}--q{q:g}")
+    return Path(job.fit_root) / name
 
 
 def run_job(job: Job) -> list[dict[str, Any]]:
@@ -81,7 +91,10 @@ def run_job(job: Job) -> list[dict[str, Any]]:
         except LpipsUnavailable:
             lpips_metric = None
     records = []
+    fits = bool(getattr(codec, "fits_at_encode", False) and job.fit_root)
     for q in job.qualities:
+        if fits:  # a killed sweep resumes this fit from its last checkpoint, not from scratch
+            codec.workdir = _fit_dir(job, q)
         try:
             t = time.perf_counter()
             data = codec.encode(media, q)
@@ -100,6 +113,8 @@ def run_job(job: Job) -> list[dict[str, Any]]:
             rec["frames"] = media.num_frames
         rec["settings"] = codec.settings()
         records.append(rec)
+        if fits:
+            shutil.rmtree(_fit_dir(job, q), ignore_errors=True)
     return records
 
 
@@ -168,7 +183,7 @@ class SweepPlan:
                 "metrics": self.metrics, "load": self.load.as_dict(),
                 "qualities": {k: list(v) for k, v in self.qualities.items()}}
 
-    def jobs(self, done: set[tuple[str, float, str]]) -> list[Job]:
+    def jobs(self, done: set[tuple[str, float, str]], fit_root: Optional[Path] = None) -> list[Job]:
         out = []
         for path in self.dataset.files:
             item = self.dataset.item_id(path)
@@ -176,7 +191,7 @@ class SweepPlan:
                 qs = tuple(q for q in self.qualities[c.label] if (c.label, float(q), item) not in done)
                 if qs:
                     out.append(Job(str(path), item, self.dataset.kind, c, qs, tuple(self.metrics), self.load,
-                                   self.lpips_weights))
+                                   self.lpips_weights, str(fit_root) if fit_root else None))
         return out
 
 
@@ -205,7 +220,7 @@ def run_sweep(plan: SweepPlan, out_dir: Path, *, jobs: int = 1, backend: str = "
     results_path = out_dir / "results.jsonl"
     existing = read_results(results_path)
     done = {(r["codec"], float(r["quality"]), r["item"]) for r in existing if "error" not in r and "quality" in r}
-    todo = plan.jobs(done)
+    todo = plan.jobs(done, fit_root=out_dir / "fits")
 
     def sink(records: list[dict]) -> None:
         append_results(results_path, records)

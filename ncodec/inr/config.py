@@ -14,8 +14,9 @@ number of bits (:func:`configure`):
   the others 3x3 (at the budgets of small videos, 5x5 kernels at the large late maps cost more
   than they give). ``C`` is found by bisection so that the parameter count meets the budget.
 * **budget** -- ``target_bits`` (from ``-q`` bits per pixel or ``--size-kb``) is split into
-  embedding bits (HNeRV, about 15 %) and weight bits at an assumed ``BITS_PER_PARAM`` after
-  pruning, 8-bit quantization and entropy coding. The final size is measured, not assumed;
+  embedding bits (HNeRV, about 15 %) and weight bits at an expected number of coded bits per
+  weight after pruning, quantization and entropy coding (:func:`bits_per_param`, calibrated on
+  real fits). The final size is measured, not assumed;
   ``BENCHMARKS.md`` shows how close the targets land.
 
 Every field is validated (:meth:`INRConfig.from_dict`) before anything is allocated, so a
@@ -37,10 +38,13 @@ MAX_PARAMS = 50_000_000
 MAX_CHANNELS = 2048
 MAX_BLOCKS = 8
 MAX_CELLS = 4096
-#: assumed coded bits per weight after pruning + 8-bit quantization + entropy coding
-BITS_PER_PARAM = 5.0
-#: assumed coded bits per HNeRV embedding value (6-bit quantization + entropy coding)
-BITS_PER_EMBED = 4.0
+#: coded bits per weight after 30 % pruning + 8-bit quantization + entropy coding (measured:
+#: 5.58 on a 64-frame 320x180 HNeRV fit; 6 bits: 4.18, 5 bits: 3.35, see BENCHMARKS.md)
+BITS_PER_PARAM = 5.6
+#: each bit of quantizer precision below 8 saves about this much per coded weight (measured)
+BITS_PER_PARAM_SLOPE = 0.7
+#: coded bits per HNeRV embedding value (6-bit quantization + entropy coding; measured 5.2)
+BITS_PER_EMBED = 5.2
 EMBED_SHARE = 0.15
 REDUCTION = 1.2
 MIN_CHANNELS = 8
@@ -160,14 +164,25 @@ def choose_strides(height: int, width: int, target_cells: float, blocks: range =
     return best[1], best[2]
 
 
+def bits_per_param(weight_bits: int) -> float:
+    """Expected coded bits per weight for a ``weight_bits`` quantizer (calibrated, see above).
+
+    >>> bits_per_param(8), bits_per_param(6)
+    (5.6, 4.2)
+    """
+    return round(max(1.0, BITS_PER_PARAM - BITS_PER_PARAM_SLOPE * (8 - weight_bits)), 6)
+
+
 def _widths(top: int, n: int) -> tuple[int, ...]:
     return tuple(max(MIN_CHANNELS, int(round(top / REDUCTION ** i))) for i in range(n + 1))
 
 
 def configure(arch: str, frames: int, height: int, width: int, target_bits: float, *,
-              block: str = "nerv", weight_bits: int = 8, embed_bits: int = 6,
-              bits_per_param: float = BITS_PER_PARAM) -> INRConfig:
-    """A config whose coded size should land near ``target_bits`` (see the module docstring)."""
+              block: str = "nerv", weight_bits: int = 6, embed_bits: int = 6,
+              bits_per_weight: float | None = None) -> INRConfig:
+    """A config whose coded size should land near ``target_bits`` (see the module docstring).
+    ``bits_per_weight`` (expected coded bits per weight) defaults to :func:`bits_per_param`."""
+    per_weight = bits_per_param(weight_bits) if bits_per_weight is None else bits_per_weight
     if arch not in ARCHS or block not in BLOCKS:
         raise ValueError(f"arch must be one of {ARCHS} and block one of {BLOCKS}")
     if arch == "nerv":
@@ -180,7 +195,7 @@ def configure(arch: str, frames: int, height: int, width: int, target_bits: floa
         d = int(round(EMBED_SHARE * target_bits / (frames * cells * BITS_PER_EMBED)))
         embed_dim, mlp = min(max(d, 2), 16), 0
         weight_budget = target_bits - frames * embed_dim * cells * BITS_PER_EMBED
-    target_params = max(weight_budget / bits_per_param, 1000.0)
+    target_params = max(weight_budget / per_weight, 1000.0)
     n = len(strides)
     kernels = tuple(1 if i == 0 else 3 for i in range(n))
 

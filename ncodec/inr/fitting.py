@@ -6,7 +6,7 @@ to 1 % of the peak rate), in three phases:
 1. **fit** (steps ``0 .. prune_at N``): loss ``D + lambda R``. ``D`` is the mean squared error
    on Y, U and V weighted 6:1:1 (chroma compared at 4:2:0), ``R`` the weights' bits per pixel
    estimated with ncodec's Laplace prior on ``w / step + u`` (``u`` uniform noise, ``step`` the
-   8-bit step of the layer, the Laplace scale the layer's mean ``|w| / step``): rate-aware
+   quantizer step of the layer (``weight_bits``, default 6), the Laplace scale the layer's mean ``|w| / step``): rate-aware
    training that pulls the bulk of each layer towards zero relative to its extremes.
    ``lambda`` ramps up over the first 30 % of this phase, and ``lambda R`` is capped at ``D``:
    on small models at high rates a full ``lambda R`` dwarfs ``D`` and collapses the network
@@ -14,7 +14,7 @@ to 1 % of the peak rate), in three phases:
 2. **prune** (``prune_at N .. qat_at N``): the ``prune`` fraction of smallest-magnitude weights
    of every conv / linear layer is fixed at zero; training goes on with the rest.
 3. **quantization-aware fine-tuning** (``qat_at N .. N``): the forward pass uses
-   straight-through 8-bit weights; HNeRV's embeddings are computed once, quantized and frozen,
+   straight-through ``weight_bits``-bit weights; HNeRV's embeddings are computed once, quantized and frozen,
    so the decoder adapts to exactly the embeddings that will be transmitted.
 
 Randomness (frame order, noise) comes from one seeded generator whose state is checkpointed
