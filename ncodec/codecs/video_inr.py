@@ -57,6 +57,7 @@ class _INRVideoCodec(Codec):
 
     def __init__(self, block: str = "nerv", device: str = "auto", workdir: Optional[str | Path] = None,
                  progress: Any = False, weight_bits: int | str = 6, embed_bits: int | str = 6,
+                 embed_share: float | str = 0.04,
                  **fit_options: Any) -> None:
         from ncodec.inr.config import BLOCKS
         from ncodec.inr.fitting import FitOptions
@@ -78,6 +79,12 @@ class _INRVideoCodec(Codec):
             raise MediaError(f"{self.name}: weight_bits and embed_bits must be whole numbers") from None
         if not (2 <= self.weight_bits <= 16 and 2 <= self.embed_bits <= 16):
             raise MediaError(f"{self.name}: weight_bits and embed_bits must be in 2..16")
+        try:
+            self.embed_share = float(embed_share)
+        except ValueError:
+            raise MediaError(f"{self.name}: embed_share must be a number") from None
+        if not 0.0 < self.embed_share < 1.0:
+            raise MediaError(f"{self.name}: embed_share must be in (0, 1), got {self.embed_share}")
         self.block = block
         self.workdir = Path(workdir) if workdir is not None else None
         self.progress = _as_bool(progress)
@@ -86,7 +93,7 @@ class _INRVideoCodec(Codec):
         o = self.fit_options
         return {"arch": self.arch, "block": self.block, "epochs": o.epochs, "batch": o.batch, "lr": o.lr,
                 "prune": o.prune, "rate_lambda": o.rate_lambda, "weight_bits": self.weight_bits,
-                "embed_bits": self.embed_bits,
+                "embed_bits": self.embed_bits, "embed_share": self.embed_share,
                 "prior": "zero-inflated Laplace per tensor / embedding channel"}
 
     # ------------------------------------------------------------------ encode
@@ -99,7 +106,7 @@ class _INRVideoCodec(Codec):
         yuv = media.to_yuv420()
         t, h, w = yuv.planes[0].shape
         cfg = configure(self.arch, t, h, w, quality * t * h * w, block=self.block, weight_bits=self.weight_bits,
-                        embed_bits=self.embed_bits)
+                        embed_bits=self.embed_bits, embed_share=self.embed_share)
         start = time.perf_counter()
         result = fit(yuv.planes, cfg, self.fit_options, workdir=self.workdir, progress=self.progress)
         seconds = time.perf_counter() - start

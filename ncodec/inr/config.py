@@ -14,7 +14,7 @@ number of bits (:func:`configure`):
   the others 3x3 (at the budgets of small videos, 5x5 kernels at the large late maps cost more
   than they give). ``C`` is found by bisection so that the parameter count meets the budget.
 * **budget** -- ``target_bits`` (from ``-q`` bits per pixel or ``--size-kb``) is split into
-  embedding bits (HNeRV, about 15 %) and weight bits at an expected number of coded bits per
+  embedding bits (HNeRV, ``embed_share``: 4 % by default, at least 2 channels) and weight bits at an expected number of coded bits per
   weight after pruning, quantization and entropy coding (:func:`bits_per_param`, calibrated on
   real fits). The final size is measured, not assumed;
   ``BENCHMARKS.md`` shows how close the targets land.
@@ -45,7 +45,7 @@ BITS_PER_PARAM = 5.6
 BITS_PER_PARAM_SLOPE = 0.7
 #: coded bits per HNeRV embedding value (6-bit quantization + entropy coding; measured 5.2)
 BITS_PER_EMBED = 5.2
-EMBED_SHARE = 0.15
+EMBED_SHARE = 0.04  # share of the bits for HNeRV embeddings (0.04 beat 0.08 / 0.15 / 0.25, BENCHMARKS.md)
 REDUCTION = 1.2
 MIN_CHANNELS = 8
 
@@ -179,7 +179,7 @@ def _widths(top: int, n: int) -> tuple[int, ...]:
 
 def configure(arch: str, frames: int, height: int, width: int, target_bits: float, *,
               block: str = "nerv", weight_bits: int = 6, embed_bits: int = 6,
-              bits_per_weight: float | None = None) -> INRConfig:
+              bits_per_weight: float | None = None, embed_share: float = EMBED_SHARE) -> INRConfig:
     """A config whose coded size should land near ``target_bits`` (see the module docstring).
     ``bits_per_weight`` (expected coded bits per weight) defaults to :func:`bits_per_param`."""
     per_weight = bits_per_param(weight_bits) if bits_per_weight is None else bits_per_weight
@@ -192,7 +192,9 @@ def configure(arch: str, frames: int, height: int, width: int, target_bits: floa
     else:
         strides, grid = choose_strides(height, width, target_cells=10)
         cells = grid[0] * grid[1]
-        d = int(round(EMBED_SHARE * target_bits / (frames * cells * BITS_PER_EMBED)))
+        if not 0.0 < embed_share < 1.0:
+            raise ValueError(f"embed_share must be in (0, 1), got {embed_share}")
+        d = int(round(embed_share * target_bits / (frames * cells * BITS_PER_EMBED)))
         embed_dim, mlp = min(max(d, 2), 16), 0
         weight_budget = target_bits - frames * embed_dim * cells * BITS_PER_EMBED
     target_params = max(weight_budget / per_weight, 1000.0)
