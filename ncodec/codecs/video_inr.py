@@ -57,7 +57,7 @@ class _INRVideoCodec(Codec):
 
     def __init__(self, block: str = "nerv", device: str = "auto", workdir: Optional[str | Path] = None,
                  progress: Any = False, weight_bits: int | str = 6, embed_bits: int | str = 6,
-                 embed_share: float | str = 0.04,
+                 embed_share: float | str = 0.08,
                  **fit_options: Any) -> None:
         from ncodec.inr.config import BLOCKS
         from ncodec.inr.fitting import FitOptions

@@ -14,7 +14,7 @@ number of bits (:func:`configure`):
   the others 3x3 (at the budgets of small videos, 5x5 kernels at the large late maps cost more
   than they give). ``C`` is found by bisection so that the parameter count meets the budget.
 * **budget** -- ``target_bits`` (from ``-q`` bits per pixel or ``--size-kb``) is split into
-  embedding bits (HNeRV, ``embed_share``: 4 % by default, at least 2 channels) and weight bits at an expected number of coded bits per
+  embedding bits (HNeRV, ``embed_share``: 8 % by default, at least 2 channels) and weight bits at an expected number of coded bits per
   weight after pruning, quantization and entropy coding (:func:`bits_per_param`, calibrated on
   real fits). The final size is measured, not assumed;
   ``BENCHMARKS.md`` shows how close the targets land.
@@ -45,7 +45,7 @@ BITS_PER_PARAM = 5.6
 BITS_PER_PARAM_SLOPE = 0.7
 #: coded bits per HNeRV embedding value (6-bit quantization + entropy coding; measured 5.2)
 BITS_PER_EMBED = 5.2
-EMBED_SHARE = 0.04  # share of the bits for HNeRV embeddings (0.04 beat 0.08 / 0.15 / 0.25, BENCHMARKS.md)
+EMBED_SHARE = 0.08  # share of the bits for HNeRV embeddings (beat 0.15 / 0.25; 0.04 can collapse, BENCHMARKS.md)
 REDUCTION = 1.2
 MIN_CHANNELS = 8
 
