@@ -269,4 +269,17 @@ def test_bench_resumes_a_half_done_fit(tmp_path, monkeypatch):
     records = run_job(job)
     assert "error" not in records[0] and records[0]["psnr"] > 10
     assert seen == [fit_dirs[0], 30]
-    assert not fit_dirs[0].exists()  # cleaned up once the record exists
+    assert fit_dirs[0].exists()  # kept until the sweep has written the record (run_sweep's sink)
+    # In a sweep, the directory goes once the record is written; a finished fit is not redone.
+    from ncodec.datasets.collection import list_media
+    from ncodec.eval.sweep import SweepPlan, fit_dir, run_sweep
+
+    dataset = list_media([src], "video")
+    target = fit_dir(tmp_path / "sweep" / "fits", dataset.item_id(src), "hnerv:epochs=20", 1.0)
+    target.parent.mkdir(parents=True)
+    fit_dirs[0].rename(target)
+    seen.clear()
+    plan = SweepPlan(dataset, [job.codec], {"hnerv:epochs=20": [1.0]}, ["psnr"], LoadOptions())
+    recs = run_sweep(plan, tmp_path / "sweep", progress=False)
+    assert len(recs) == 1 and "error" not in recs[0]
+    assert seen == [target, 80] and not target.exists()  # resumed at its last step (4 frames x 20)

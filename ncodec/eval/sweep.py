@@ -6,7 +6,7 @@ an item is loaded once per codec. Each finished job appends its records to
 rate, metrics, encode/decode seconds and the codec's settings. Re-running the same sweep
 skips every record already present, so an interrupted sweep resumes where it stopped; codecs
 that fit a network at encode time (NeRV family) checkpoint into ``DIR/fits/`` so that even a
-half-done fit resumes (each fit directory is removed once its record is in). A
+half-done fit resumes (each fit directory is removed once its record is written). A
 sweep's defining options live in ``DIR/config.json``; resuming with different ones is an
 error rather than a silent mix.
 """
@@ -68,9 +68,10 @@ class Job:
     fit_root: Optional[str] = None  # where codecs that fit at encode time checkpoint (resumable)
 
 
-def _fit_dir(job: Job, q: float) -> Path:
-    name = re.sub(r"[^A-Za-z0-9._=-]+", "_", f"{job.item}--{job.codec.label}--q{q:g}")
-    return Path(job.fit_root) / name
+def fit_dir(fit_root: str | Path, item: str, codec_label: str, quality: float) -> Path:
+    """Checkpoint directory of one fit (item x codec x quality) of a sweep."""
+    name = re.sub(r"[^A-Za-z0-9._=-]+", "_", f"{item}--{codec_label}--q{float(quality):g}")
+    return Path(fit_root) / name
 
 
 def run_job(job: Job) -> list[dict[str, Any]]:
@@ -94,7 +95,7 @@ def run_job(job: Job) -> list[dict[str, Any]]:
     fits = bool(getattr(codec, "fits_at_encode", False) and job.fit_root)
     for q in job.qualities:
         if fits:  # a killed sweep resumes this fit from its last checkpoint, not from scratch
-            codec.workdir = _fit_dir(job, q)
+            codec.workdir = fit_dir(job.fit_root, job.item, job.codec.label, q)
         try:
             t = time.perf_counter()
             data = codec.encode(media, q)
@@ -113,8 +114,6 @@ def run_job(job: Job) -> list[dict[str, Any]]:
             rec["frames"] = media.num_frames
         rec["settings"] = codec.settings()
         records.append(rec)
-        if fits:
-            shutil.rmtree(_fit_dir(job, q), ignore_errors=True)
     return records
 
 
@@ -224,6 +223,9 @@ def run_sweep(plan: SweepPlan, out_dir: Path, *, jobs: int = 1, backend: str = "
 
     def sink(records: list[dict]) -> None:
         append_results(results_path, records)
+        for r in records:  # a fit's checkpoint goes only once its record is safely written
+            if "error" not in r and "quality" in r:
+                shutil.rmtree(fit_dir(out_dir / "fits", r["item"], r["codec"], r["quality"]), ignore_errors=True)
         if on_records is not None:
             on_records(records)
 
