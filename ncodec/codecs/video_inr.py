@@ -101,7 +101,8 @@ class _INRVideoCodec(Codec):
         from ncodec.eval.metrics import video_psnr
         from ncodec.inr import weight_coding as wc
         from ncodec.inr.config import configure
-        from ncodec.inr.fitting import fit, pick_device
+        from ncodec.devices import pick_device
+        from ncodec.inr.fitting import fit
 
         yuv = media.to_yuv420()
         t, h, w = yuv.planes[0].shape

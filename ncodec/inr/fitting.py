@@ -43,7 +43,7 @@ from torch import nn
 from torch.func import functional_call
 
 from ncodec.checkpoint import load_checkpoint, save_checkpoint
-from ncodec.codecs.image.base import pick_device
+from ncodec.devices import pick_device
 from ncodec.entropy.distributions import likelihood_torch
 from ncodec.errors import NcodecError
 from ncodec.inr import weight_coding as wc

@@ -35,13 +35,6 @@ def deterministic() -> Iterator[None]:
         torch.set_num_threads(threads)
 
 
-def pick_device(name: str) -> torch.device:
-    """``auto`` -> CUDA when present, else CPU; anything else as torch spells it."""
-    if name == "auto":
-        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
-    return torch.device(name)
-
-
 def pad_to(x: torch.Tensor, stride: int) -> torch.Tensor:
     h, w = x.shape[-2:]
     ph, pw = (-h) % stride, (-w) % stride

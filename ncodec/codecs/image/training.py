@@ -31,7 +31,7 @@ import torch.distributed as dist
 from tqdm import tqdm
 
 from ncodec.checkpoint import load_checkpoint, save_checkpoint
-from ncodec.codecs.image.base import pick_device
+from ncodec.devices import pick_device
 from ncodec.codecs.image.registry import build_model
 from ncodec.codecs.image.training_data import CropSampler, centre_crops, image_files, load_images
 from ncodec.errors import NcodecError
