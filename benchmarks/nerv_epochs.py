@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import logging
 import time
 
 import torch
@@ -33,6 +34,7 @@ def main() -> None:
                     help="codec options per fit, key=value[:key=value...] (as after -c NAME:)")
     args = ap.parse_args()
     torch.set_num_threads(args.threads)
+    logging.basicConfig(level=logging.INFO, format="%(message)s")  # the fit's collapse checks
     video = read_video(args.clip, max_frames=args.frames, max_side=args.max_side)
     for variant in args.variants:
         opts = dict(kv.split("=", 1) for kv in variant.split(":") if kv)
@@ -44,7 +46,7 @@ def main() -> None:
             fit = c.params["fit"]
             wbytes = len(c.chunks["weights"])
             print(json.dumps({"variant": variant, "epochs": epochs, "bpp": round(8 * len(data) / video.num_pixels, 5),
-                              "y_psnr": fit["y_psnr"], "seconds": round(seconds, 1),
+                              "y_psnr": fit["y_psnr"], "seed": fit.get("seed"), "seconds": round(seconds, 1),
                               "weights": c.params["weights_count"], "weight_bytes": wbytes,
                               "bits_per_weight": round(8 * wbytes / c.params["weights_count"], 3),
                               "embedding_bytes": len(c.chunks.get("embeddings", b""))}), flush=True)

@@ -206,6 +206,50 @@ def test_interrupted_fit_resumes_to_the_same_result(tmp_path):
     assert isinstance(decoder_module(full.model), torch.nn.Module)
 
 
+def test_still_baseline_is_the_better_trivial_predictor():
+    from ncodec.inr.fitting import LUMA_WEIGHT, still_baseline_db
+
+    rng = np.random.default_rng(0)
+    y = rng.integers(0, 256, (4, 6, 8)).astype(np.uint8)
+    u, v = np.full((4, 3, 4), 100, np.uint8), np.full((4, 3, 4), 50, np.uint8)
+    idx = torch.arange(4)
+    yf = y.astype(np.float64) / 255
+    still = LUMA_WEIGHT * ((yf - yf.mean(0)) ** 2).mean()
+    flat = LUMA_WEIGHT * ((yf - yf.mean((1, 2), keepdims=True)) ** 2).mean()
+    assert still_baseline_db((y, u, v), idx) == pytest.approx(-10 * np.log10(min(still, flat)))
+    same = np.repeat(y[:1], 4, 0)  # a still video: the mean frame predicts it exactly
+    assert still_baseline_db((same, u, v), idx) > 100
+
+
+def test_collapse_guard_restarts_with_the_next_seed_and_resumes(tmp_path):
+    v = tiny_video(t=4).to_yuv420()
+    cfg = configure("hnerv", 4, v.height, v.width, 0.5 * 4 * v.height * v.width)
+    base = dict(epochs=12, checkpoint_seconds=1e9)
+    never = fit(v.planes, cfg, FitOptions(**base, collapse_db=-1e3), progress=False)  # no fit looks collapsed
+    plain = fit(v.planes, cfg, FitOptions(**base, reseeds=0), progress=False)
+    assert never.seed == 0 and all(torch.equal(never.decoder_state[k], plain.decoder_state[k]) for k in plain.decoder_state)
+    always = FitOptions(**base, collapse_db=1e3, reseeds=1)  # every fit looks collapsed: one restart, then kept
+    forced = fit(v.planes, cfg, always, progress=False)
+    seed1 = fit(v.planes, cfg, FitOptions(**base, seed=1, reseeds=0), progress=False)
+    assert forced.seed == 1
+    assert all(torch.equal(forced.decoder_state[k], seed1.decoder_state[k]) for k in seed1.decoder_state)
+    assert not all(torch.equal(forced.decoder_state[k], plain.decoder_state[k]) for k in plain.decoder_state)
+
+    calls = []
+
+    def stop(step):  # the check is at step 4; the 10th call is step 6 of the second attempt
+        calls.append(step)
+        if len(calls) == 10:
+            raise KeyboardInterrupt
+
+    with pytest.raises(KeyboardInterrupt):
+        fit(v.planes, cfg, always, workdir=tmp_path, progress=False, on_step=stop)
+    assert calls[:5] == [1, 2, 3, 4, 1]
+    resumed = fit(v.planes, cfg, always, workdir=tmp_path, progress=False)
+    assert (resumed.seed, resumed.resumed_from) == (1, 6)
+    assert all(torch.equal(forced.decoder_state[k], resumed.decoder_state[k]) for k in forced.decoder_state)
+
+
 def test_cli_encode_size_kb_info_and_decode(tmp_path, capsys):
     from ncodec.cli.main import main
     from ncodec.datasets.io import write_video

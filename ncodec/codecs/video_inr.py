@@ -35,7 +35,7 @@ from ncodec.media import Video
 
 WEIGHTS_CHUNK, EMBED_CHUNK = "weights", "embeddings"
 _FIT_KEYS = {"epochs": int, "batch": int, "lr": float, "prune": float, "rate_lambda": float, "seed": int,
-             "checkpoint_seconds": float}
+             "reseeds": int, "collapse_db": float, "checkpoint_seconds": float}
 
 
 def _as_bool(v: Any) -> bool:
@@ -92,7 +92,7 @@ class _INRVideoCodec(Codec):
     def settings(self) -> dict[str, Any]:
         o = self.fit_options
         return {"arch": self.arch, "block": self.block, "epochs": o.epochs, "batch": o.batch, "lr": o.lr,
-                "prune": o.prune, "rate_lambda": o.rate_lambda, "weight_bits": self.weight_bits,
+                "prune": o.prune, "rate_lambda": o.rate_lambda, "reseeds": o.reseeds, "weight_bits": self.weight_bits,
                 "embed_bits": self.embed_bits, "embed_share": self.embed_share,
                 "prior": "zero-inflated Laplace per tensor / embedding channel"}
 
@@ -127,7 +127,7 @@ class _INRVideoCodec(Codec):
                           weights=None, quality=quality)
         recon = self._decode(probe)
         params["fit"] = {"epochs": self.fit_options.epochs, "steps": result.steps, "seconds": round(seconds, 2),
-                         "resumed_from_step": result.resumed_from, "device": str(pick_device(self.fit_options.device)),
+                         "resumed_from_step": result.resumed_from, "seed": result.seed, "device": str(pick_device(self.fit_options.device)),
                          "y_psnr": round(video_psnr(yuv, recon)["y_psnr"], 4)}
         return chunks, params, meta
 
