@@ -8,6 +8,11 @@ what the header declares (safetensors checks sizes against the file).
 
 Files are written to a temporary name and renamed, so a kill never leaves a torn checkpoint.
 :func:`weights_sha256` hashes tensors in a canonical order, independent of file layout.
+
+A weights file may take some tensors from a **base** file in the same directory (models
+fine-tuned from another one with parts frozen ship only what differs): its metadata then holds
+``"base": {"file": NAME, "sha256": HEX, "tensors": [names]}``. The base is found by bare file
+name next to the file, must match the SHA-256 of its bytes, and may not itself have a base.
 """
 
 from __future__ import annotations
@@ -47,8 +52,36 @@ def save_weights(state: dict[str, torch.Tensor], path: Path, metadata: Optional[
     _atomic_save(tensors, {"ncodec": json.dumps(metadata or {}, sort_keys=True)}, path)
 
 
-def load_weights(path: Path) -> tuple[dict[str, torch.Tensor], dict[str, Any]]:
-    """Tensors (as float32 where floating) and the ncodec metadata of a weights file."""
+def save_weights_on_base(state: dict[str, torch.Tensor], path: Path, base: Path,
+                         metadata: Optional[dict[str, Any]] = None, dtype: Optional[torch.dtype] = None) -> list[str]:
+    """Like :func:`save_weights`, leaving out the tensors equal (after the cast) to ``base``'s.
+
+    ``base`` must sit in the same directory as ``path`` when the file is loaded. Returns the
+    names taken from the base.
+    """
+    base = Path(base)
+    base_tensors, base_meta = _read_safetensors(base)
+    if "base" in base_meta:
+        raise NcodecError(f"{base} itself builds on a base file; chain at most one level")
+    cast = {k: (v.to(dtype) if dtype is not None and v.is_floating_point() else v) for k, v in state.items()}
+    shared = sorted(k for k, v in cast.items() if k in base_tensors and base_tensors[k].dtype == v.dtype
+                    and base_tensors[k].shape == v.shape and torch.equal(base_tensors[k], v.cpu()))
+    info = dict(metadata or {}, base={"file": base.name, "sha256": _file_sha256(base), "tensors": shared})
+    _atomic_save({k: v for k, v in cast.items() if k not in shared}, {"ncodec": json.dumps(info, sort_keys=True)},
+                 path)
+    return shared
+
+
+def _file_sha256(path: Path) -> str:
+    h = hashlib.sha256()
+    with open(path, "rb") as f:
+        for block in iter(lambda: f.read(1 << 20), b""):
+            h.update(block)
+    return h.hexdigest()
+
+
+def _read_safetensors(path: Path) -> tuple[dict[str, torch.Tensor], dict[str, Any]]:
+    """Stored tensors (dtype as stored) and ncodec metadata, with size and format checks."""
     path = Path(path)
     if not path.is_file():
         raise NcodecError(f"weights file {path} does not exist")
@@ -60,12 +93,45 @@ def load_weights(path: Path) -> tuple[dict[str, torch.Tensor], dict[str, Any]]:
             tensors = {k: f.get_tensor(k) for k in f.keys()}
     except Exception as exc:
         raise NcodecError(f"{path} is not a valid safetensors file: {exc}") from None
-    tensors = {k: (v.float() if v.is_floating_point() else v) for k, v in tensors.items()}
     try:
         info = json.loads(meta.get("ncodec", "{}"))
     except json.JSONDecodeError:
         raise NcodecError(f"{path} has malformed ncodec metadata") from None
+    if not isinstance(info, dict):
+        raise NcodecError(f"{path} has malformed ncodec metadata")
     return tensors, info
+
+
+def _merge_base(path: Path, tensors: dict[str, torch.Tensor], ref: Any) -> None:
+    """Add the tensors a weights file takes from its base (see the module docstring)."""
+    ok = (isinstance(ref, dict) and isinstance(ref.get("file"), str) and isinstance(ref.get("sha256"), str)
+          and isinstance(ref.get("tensors"), list) and all(isinstance(t, str) for t in ref["tensors"]))
+    name = ref.get("file", "") if ok else ""
+    if not ok or not name or name != Path(name).name or name in (".", ".."):
+        raise NcodecError(f"{path} names its base file badly (a bare file name next to it is required)")
+    base = path.parent / name
+    if not base.is_file():
+        raise NcodecError(f"{path} builds on {name}, which is missing from {path.parent}")
+    if _file_sha256(base) != ref["sha256"]:
+        raise NcodecError(f"{path} builds on another version of {name} (SHA-256 differs)")
+    base_tensors, base_info = _read_safetensors(base)
+    if "base" in base_info:
+        raise NcodecError(f"{base} itself builds on a base file; chain at most one level")
+    missing = [t for t in ref["tensors"] if t not in base_tensors]
+    clash = [t for t in ref["tensors"] if t in tensors]
+    if missing or clash:
+        raise NcodecError(f"{path} and its base {name} disagree about tensors {(missing + clash)[:3]}")
+    tensors.update({t: base_tensors[t] for t in ref["tensors"]})
+
+
+def load_weights(path: Path) -> tuple[dict[str, torch.Tensor], dict[str, Any]]:
+    """Tensors (as float32 where floating) and the ncodec metadata of a weights file
+    (with the tensors it takes from its base file, if it names one)."""
+    path = Path(path)
+    tensors, info = _read_safetensors(path)
+    if "base" in info:
+        _merge_base(path, tensors, info["base"])
+    return {k: (v.float() if v.is_floating_point() else v) for k, v in tensors.items()}, info
 
 
 def weights_sha256(state: dict[str, torch.Tensor]) -> str:

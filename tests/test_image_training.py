@@ -94,3 +94,53 @@ def test_snapshots_and_export_load_as_codec_weights(train_dir, tmp_path, capsys)
     for w in (snaps[-1], tmp_path / "w.safetensors"):  # both are usable weights files
         codec = MeanScaleCodec(weights=w)
         assert codec.decode(codec.encode(img, 0.5)).pixels.shape == img.pixels.shape
+
+
+def test_fine_tune_from_a_base_with_frozen_transforms_and_ship_only_the_difference(train_dir, tmp_path, capsys):
+    """A factorized model started from a trained mean-scale run with g_a/g_s/gain frozen: the frozen
+    tensors stay bit-identical, the export leaves them to the base file, and the pair loads as one."""
+    import torch
+
+    from ncodec.cli.main import main
+    from ncodec.codecs.image.codec import FactorizedCodec
+    from ncodec.datasets.samples import load_sample
+    from ncodec.errors import NcodecError
+
+    ship = tmp_path / "weights"
+    ship.mkdir()
+    assert main(_args(train_dir, tmp_path / "base_run", 2)) == 0
+    assert main(["train", "export", str(tmp_path / "base_run"), str(ship / "base.safetensors"), "--fp16"]) == 0
+    base, _ = load_weights(ship / "base.safetensors")
+    args = _args(train_dir, tmp_path / "ft", 2)
+    args[args.index("mean-scale-hyperprior")] = "factorized"
+    assert main(args + ["--init", str(ship / "base.safetensors"), "--freeze", "g_a,g_s,gain"]) == 0
+    assert "initialised" in capsys.readouterr().out
+    ft, _ = load_weights(tmp_path / "ft" / "checkpoint.safetensors")
+    assert all(torch.equal(ft["model." + k], v) for k, v in base.items() if k.startswith(("g_a.", "g_s.", "gain.")))
+    assert main(["train", "export", str(tmp_path / "ft"), str(ship / "f.safetensors"), "--fp16",
+                 "--base", str(ship / "base.safetensors")]) == 0
+    assert "tensors from base.safetensors" in capsys.readouterr().out
+    full = tmp_path / "full.safetensors"
+    assert main(["train", "export", str(tmp_path / "ft"), str(full), "--fp16"]) == 0
+    assert (ship / "f.safetensors").stat().st_size < 0.2 * full.stat().st_size
+    merged, meta = load_weights(ship / "f.safetensors")
+    alone, _ = load_weights(full)
+    assert merged.keys() == alone.keys() and all(torch.equal(merged[k], alone[k]) for k in alone)
+    img = load_sample("image")
+    a, b = FactorizedCodec(weights=ship / "f.safetensors"), FactorizedCodec(weights=full)
+    assert a.weights_hash() == b.weights_hash()
+    assert a.encode(img, 0.5) == b.encode(img, 0.5)
+
+    # the base must be next to the file and unchanged
+    moved = tmp_path / "f.safetensors"
+    moved.write_bytes((ship / "f.safetensors").read_bytes())
+    with pytest.raises(NcodecError, match="missing"):
+        load_weights(moved)
+    data = bytearray((ship / "base.safetensors").read_bytes())
+    data[-1] ^= 1
+    (ship / "base.safetensors").write_bytes(bytes(data))
+    with pytest.raises(NcodecError, match="another version"):
+        load_weights(ship / "f.safetensors")
+    # resuming with another --freeze is refused
+    assert main(args + ["--freeze", "g_a"]) == 1
+    assert "freeze" in capsys.readouterr().err

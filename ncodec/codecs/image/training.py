@@ -5,6 +5,12 @@ image, so one model learns every rate (gain units interpolate the Lagrangian bet
 trained levels). The factorized prior's quantile (auxiliary) loss has its own optimizer.
 Adam at ``lr`` for the first ``decay_at`` of the steps, then ``lr / 10``.
 
+A run can start from another model's weights (``init``: a weights file or a run directory;
+tensors of the same name and shape are copied) and keep some modules fixed (``freeze``: name
+prefixes such as ``g_a``): a hyperprior fine-tuned on a trained checkerboard model's transforms
+needs a fraction of the hours, and :func:`export_weights` with a ``base`` file then stores only
+the tensors that differ from it.
+
 Runs resume exactly: ``RUN_DIR/checkpoint.safetensors`` (weights, both optimizers, torch and
 crop-sampler RNG state, step) is written every ``checkpoint_minutes`` and at the end, and
 re-running the same command continues from it. ``RUN_DIR/log.csv`` records training loss,
@@ -61,6 +67,8 @@ class TrainConfig:
     val_crop: int = 256
     max_val: int = 8
     snapshot_every: int = 0  # steps; fp16 weights kept in RUN_DIR/snapshots for the training-time curve
+    init: str = ""  # weights file or run directory to start from (a fresh run only)
+    freeze: list[str] = field(default_factory=list)  # parameter-name prefixes kept fixed
 
     def model_config(self) -> dict:
         return {"N": self.N, "M": self.M}
@@ -71,6 +79,37 @@ def _setup_distributed(device: torch.device) -> tuple[int, int]:
     if world > 1 and not dist.is_initialized():
         dist.init_process_group("nccl" if device.type == "cuda" else "gloo")
     return (dist.get_rank(), dist.get_world_size()) if dist.is_initialized() else (0, 1)
+
+
+def init_from(model: torch.nn.Module, source: Path) -> int:
+    """Copy every tensor of ``source`` (weights file or run directory) whose name and shape match."""
+    from ncodec.checkpoint import load_weights
+
+    if source.is_dir():
+        tensors, _ = load_weights(source / "checkpoint.safetensors")
+        tensors = {k[len("model."):]: v for k, v in tensors.items() if k.startswith("model.")}
+    else:
+        tensors, _ = load_weights(source)
+    own = model.state_dict()
+    take = {k: v for k, v in tensors.items() if k in own and own[k].shape == v.shape}
+    if not take:
+        raise NcodecError(f"{source} has no tensor that fits a {getattr(model, 'arch', 'model')}")
+    model.load_state_dict({k: v.to(own[k].dtype) for k, v in take.items()}, strict=False)
+    return len(take)
+
+
+def freeze(model: torch.nn.Module, prefixes: list[str]) -> int:
+    """Stop gradients for parameters whose names start with one of ``prefixes``; returns the count."""
+    names = dict(model.named_parameters())
+    for p in prefixes:
+        if not any(n == p or n.startswith(p + ".") for n in names):
+            raise NcodecError(f"--freeze {p}: no such parameters (modules: {sorted({n.split('.')[0] for n in names})})")
+    count = 0
+    for n, param in names.items():
+        if any(n == p or n.startswith(p + ".") for p in prefixes):
+            param.requires_grad_(False)
+            count += param.numel()
+    return count
 
 
 def rd_loss(out: dict, x: torch.Tensor, lmbda: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
@@ -128,25 +167,39 @@ def _train(cfg: TrainConfig, run_dir: Path, progress: bool) -> dict:
     cfg_path, ckpt_path, log_path = run_dir / "config.json", run_dir / "checkpoint.safetensors", run_dir / "log.csv"
     if cfg_path.exists():
         old = json.loads(cfg_path.read_text())
-        for k in ("arch", "N", "M", "crop", "batch"):
-            if old.get(k) != getattr(cfg, k):
+        defaults = TrainConfig()
+        for k in ("arch", "N", "M", "crop", "batch", "freeze"):
+            if old.get(k, getattr(defaults, k)) != getattr(cfg, k):
                 raise NcodecError(f"{run_dir} is a run with {k}={old.get(k)}; this command says {getattr(cfg, k)}")
     elif rank == 0:
         cfg_path.write_text(json.dumps(asdict(cfg), indent=2))
 
     torch.manual_seed(cfg.seed + 1000 * rank)
     model = build_model(cfg.arch, **cfg.model_config()).to(device)
-    quantiles = [p for n, p in model.named_parameters() if n.endswith("quantiles")]
-    main_params = [p for n, p in model.named_parameters() if not n.endswith("quantiles")]
+    if cfg.init and not ckpt_path.exists():
+        copied = init_from(model, Path(cfg.init))
+        if rank == 0:
+            print(f"initialised {copied} tensors from {cfg.init}")
+    frozen = freeze(model, cfg.freeze)
+    if rank == 0 and frozen:
+        print(f"frozen: {frozen:,} parameters ({', '.join(cfg.freeze)})")
+    quantiles = [p for n, p in model.named_parameters() if n.endswith("quantiles") and p.requires_grad]
+    main_params = [p for n, p in model.named_parameters() if not n.endswith("quantiles") and p.requires_grad]
+    if not main_params:
+        raise NcodecError("--freeze leaves nothing to train")
     opt = torch.optim.Adam(main_params, lr=cfg.lr)
-    aux_opt = torch.optim.Adam(quantiles, lr=cfg.aux_lr)
+    # the factorized prior's quantiles have their own optimizer (none when they are frozen)
+    optimizers = {"main": opt}
+    aux_opt = torch.optim.Adam(quantiles, lr=cfg.aux_lr) if quantiles else None
+    if aux_opt is not None:
+        optimizers["aux"] = aux_opt
     images = load_images(image_files([Path(d) for d in cfg.data]), cfg.crop, progress and rank == 0)
     sampler = CropSampler(images, cfg.crop, seed=cfg.seed + 7919 * rank)
     val = centre_crops(load_images(image_files([Path(d) for d in cfg.val_data]), cfg.val_crop, False),
                        cfg.val_crop)[: cfg.max_val] if cfg.val_data else []
     state = {"step": 0, "seconds": 0.0, "sampler": {}}
     if ckpt_path.exists():
-        state = load_checkpoint(ckpt_path, model, {"main": opt, "aux": aux_opt})
+        state = load_checkpoint(ckpt_path, model, optimizers)
         samplers = state.get("samplers", {})
         if str(rank) in samplers:
             sampler.set_state(samplers[str(rank)])
@@ -174,7 +227,7 @@ def _train(cfg: TrainConfig, run_dir: Path, progress: bool) -> dict:
             dist.all_gather_object(gathered, sampler.state())
             samplers = {str(i): s for i, s in enumerate(gathered)}
         if rank == 0:
-            save_checkpoint(ckpt_path, model, {"main": opt, "aux": aux_opt},
+            save_checkpoint(ckpt_path, model, optimizers,
                             {"step": step, "seconds": seconds, "samplers": samplers, "config": asdict(cfg)})
 
     try:
@@ -192,9 +245,10 @@ def _train(cfg: TrainConfig, run_dir: Path, progress: bool) -> dict:
             torch.nn.utils.clip_grad_norm_(main_params, 1.0)
             opt.step()
             aux = model.aux_loss()
-            aux_opt.zero_grad(set_to_none=True)
-            aux.backward()
-            aux_opt.step()
+            if aux_opt is not None:
+                aux_opt.zero_grad(set_to_none=True)
+                aux.backward()
+                aux_opt.step()
             step += 1
             dt = time.monotonic() - t0
             # a step that took far longer than usual was suspended (SIGSTOP, laptop sleep):
@@ -247,8 +301,10 @@ def _snapshot(model, run_dir: Path, step: int, seconds: float) -> None:
                  dtype=torch.float16)
 
 
-def export_weights(run_dir: Path, out: Path, dtype: Optional[torch.dtype] = None) -> dict:
-    """Write a run's current model as a plain weights file (what ships), with provenance."""
+def export_weights(run_dir: Path, out: Path, dtype: Optional[torch.dtype] = None,
+                   base: Optional[Path] = None) -> dict:
+    """Write a run's current model as a plain weights file (what ships), with provenance;
+    with ``base``, the tensors equal to the base file's are left out and referenced."""
     from safetensors import safe_open
 
     from ncodec.checkpoint import save_weights
@@ -267,5 +323,12 @@ def export_weights(run_dir: Path, out: Path, dtype: Optional[torch.dtype] = None
             "provenance": {"run_config": cfg, "step": state.get("step"),
                            "hours": round(float(state.get("seconds", 0.0)) / 3600, 3),
                            "dtype": str(dtype or torch.float32).replace("torch.", "")}}
-    save_weights(model.state_dict(), Path(out), info, dtype=dtype)
+    if base is not None:
+        from ncodec.checkpoint import save_weights_on_base
+
+        if Path(base).resolve().parent != Path(out).resolve().parent:
+            raise NcodecError(f"the base file must sit in the output's directory ({Path(out).parent})")
+        info["shared_with_base"] = len(save_weights_on_base(model.state_dict(), Path(out), Path(base), info, dtype))
+    else:
+        save_weights(model.state_dict(), Path(out), info, dtype=dtype)
     return info
