@@ -13,6 +13,7 @@ import argparse
 import json
 import logging
 import time
+from pathlib import Path
 
 import torch
 
@@ -30,6 +31,7 @@ def main() -> None:
     ap.add_argument("--epochs", default="300")
     ap.add_argument("--threads", type=int, default=1)
     ap.add_argument("--codec", default="hnerv")
+    ap.add_argument("--save", default=None, metavar="DIR", help="keep each stream as DIR/<variant>-<epochs>.ncd")
     ap.add_argument("--variants", nargs="*", default=[""],
                     help="codec options per fit, key=value[:key=value...] (as after -c NAME:)")
     args = ap.parse_args()
@@ -42,6 +44,10 @@ def main() -> None:
             t = time.perf_counter()
             data = get(args.codec, epochs=epochs, **opts).encode(video, args.bpp)
             seconds = time.perf_counter() - t
+            if args.save:
+                out = Path(args.save) / f"{variant.replace(':', '_') or 'default'}-{epochs}.ncd"
+                out.parent.mkdir(parents=True, exist_ok=True)
+                out.write_bytes(data)
             c = Container.from_bytes(data)
             fit = c.params["fit"]
             wbytes = len(c.chunks["weights"])
