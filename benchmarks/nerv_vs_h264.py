@@ -23,7 +23,7 @@ def rate_at(points: list[tuple[float, float]], psnr: float) -> float:
 
     pts = sorted(points, key=lambda p: p[1])
     y = np.array([p[1] for p in pts])
-    if not (y[0] <= psnr <= y[-1]):
+    if len(y) < 2 or not (y[0] <= psnr <= y[-1]):
         return math.nan
     return float(np.exp(PchipInterpolator(y, np.log([p[0] for p in pts]))(psnr)))
 
@@ -34,6 +34,8 @@ def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("dirs", nargs="+", type=Path)
     ap.add_argument("--metric", default="psnr", help="result key of the Y-PSNR (video: psnr)")
+    ap.add_argument("--anchors", type=Path, default=None, metavar="DIR",
+                    help="take the H.264/H.265 curves from this sweep (same clip and frames) when a DIR lacks them")
     args = ap.parse_args()
     print("| frames | codec | bpp | Y-PSNR (dB) | H.264 bpp at that PSNR | x H.264 | H.265 bpp | x H.265 "
           "| encode s / frame | decode frames/s |")
@@ -41,8 +43,13 @@ def main() -> None:
     for d in args.dirs:
         recs = [r for r in read_results(d / "results.jsonl") if "error" not in r]
         curves: dict[str, list[tuple[float, float]]] = {}
+        if args.anchors is not None:
+            for r in read_results(args.anchors / "results.jsonl"):
+                if "error" not in r and r["codec"] in ("h264", "h265"):
+                    curves.setdefault(r["codec"], []).append((r["bpp"], r[args.metric]))
         for r in recs:
-            curves.setdefault(r["codec"], []).append((r["bpp"], r[args.metric]))
+            if "nerv" not in r["codec"] and (args.anchors is None or r["codec"] not in ("h264", "h265")):
+                curves.setdefault(r["codec"], []).append((r["bpp"], r[args.metric]))
         for r in recs:
             if "nerv" not in r["codec"]:
                 continue

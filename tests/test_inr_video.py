@@ -247,6 +247,9 @@ def test_collapse_guard_restarts_with_the_next_seed_and_resumes(tmp_path):
     assert calls[:5] == [1, 2, 3, 4, 1]
     resumed = fit(v.planes, cfg, always, workdir=tmp_path, progress=False)
     assert (resumed.seed, resumed.resumed_from) == (1, 6)
+    trace = (tmp_path / "trace.csv").read_text().splitlines()
+    assert trace[0].startswith("attempt,step") and sum(",check," in t for t in trace) == 1  # attempt 1 kept
+    assert trace[-1].startswith("1,48,")
     assert all(torch.equal(forced.decoder_state[k], resumed.decoder_state[k]) for k in forced.decoder_state)
 
 
@@ -327,3 +330,5 @@ def test_bench_resumes_a_half_done_fit(tmp_path, monkeypatch):
     recs = run_sweep(plan, tmp_path / "sweep", progress=False)
     assert len(recs) == 1 and "error" not in recs[0]
     assert seen == [target, 80] and not target.exists()  # resumed at its last step (4 frames x 20)
+    kept = (tmp_path / "sweep" / "traces" / f"{target.name}.csv").read_text().splitlines()
+    assert kept[0].startswith("attempt,step") and kept[-1].split(",")[:2] == [kept[-1][0], "80"]

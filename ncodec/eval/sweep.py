@@ -225,7 +225,11 @@ def run_sweep(plan: SweepPlan, out_dir: Path, *, jobs: int = 1, backend: str = "
         append_results(results_path, records)
         for r in records:  # a fit's checkpoint goes only once its record is safely written
             if "error" not in r and "quality" in r:
-                shutil.rmtree(fit_dir(out_dir / "fits", r["item"], r["codec"], r["quality"]), ignore_errors=True)
+                d = fit_dir(out_dir / "fits", r["item"], r["codec"], r["quality"])
+                if (d / "trace.csv").exists():  # the fit's trajectory outlives its checkpoint
+                    (out_dir / "traces").mkdir(exist_ok=True)
+                    shutil.move(str(d / "trace.csv"), str(out_dir / "traces" / f"{d.name}.csv"))
+                shutil.rmtree(d, ignore_errors=True)
         if on_records is not None:
             on_records(records)
 

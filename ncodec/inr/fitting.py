@@ -25,6 +25,10 @@ mean frame, and each frame's mean colour (:func:`still_baseline_db`). A fit less
 ``collapse_db`` (1 dB) above it restarts from scratch with the next seed, at most ``reseeds``
 times; the last attempt is kept whatever it scores. The attempt number is checkpointed.
 
+With a ``workdir``, the fit appends its trajectory to ``workdir/trace.csv`` (attempt, step,
+learning rate, training PSNR as a moving average; every 1 % of the steps) and the collapse
+checks to the same file, so a fit that ends badly can be diagnosed.
+
 Randomness (frame order, noise) comes from one seeded generator whose state is checkpointed
 with the model, optimizer, masks and step, every ``checkpoint_seconds`` and on interruption
 (``KeyboardInterrupt``), into ``workdir``; re-running the same encode resumes where it stopped
@@ -299,7 +303,17 @@ def _fit(planes, cfg: INRConfig, opts: FitOptions, data: "_Frames", device: torc
                 d += float(distortion(dec(x), y, uv)) * len(i)
         db = -10 * math.log10(max(d / len(check_idx), 1e-12))
         log.info("collapse check, seed %d: %.2f dB, still baseline %.2f dB", opts.seed + attempt, db, still_db)
+        trace(f"{attempt},{step},check,{db:.4f},{still_db:.4f}")
         return db < still_db + opts.collapse_db
+
+    trace_every = max(1, total // 100)
+
+    def trace(line: str) -> None:
+        if ckpt is not None:
+            path = ckpt.parent / "trace.csv"
+            new = not path.exists()
+            with open(path, "a") as f:
+                f.write(("attempt,step,lr_or_check,psnr,still_baseline\n" if new else "") + line + "\n")
 
     def save() -> None:
         if ckpt is None:
@@ -400,6 +414,8 @@ def _fit(planes, cfg: INRConfig, opts: FitOptions, data: "_Frames", device: torc
             step += 1
             ps = -10 * math.log10(max(float(d.detach()), 1e-12))
             psnr_ema = ps if psnr_ema is None else 0.95 * psnr_ema + 0.05 * ps
+            if step % trace_every == 0:
+                trace(f"{attempt},{step},{lr_at(step - 1):.6g},{psnr_ema:.4f},")
             if progress and time.monotonic() - last_estimate > 15.0:  # the size estimate costs ~0.1 s
                 est_kb = estimated_bits(model, state, cfg) / 8000.0
                 last_estimate = time.monotonic()
