@@ -31,6 +31,8 @@ def main() -> None:
     ap.add_argument("--epochs", default="300")
     ap.add_argument("--threads", type=int, default=1)
     ap.add_argument("--codec", default="hnerv")
+    ap.add_argument("--workdir", default=None, metavar="DIR",
+                    help="fit in DIR/<variant>-<epochs>/ (resumable; keeps the fit's trace.csv)")
     ap.add_argument("--save", default=None, metavar="DIR", help="keep each stream as DIR/<variant>-<epochs>.ncd")
     ap.add_argument("--variants", nargs="*", default=[""],
                     help="codec options per fit, key=value[:key=value...] (as after -c NAME:)")
@@ -42,10 +44,13 @@ def main() -> None:
         opts = dict(kv.split("=", 1) for kv in variant.split(":") if kv)
         for epochs in (int(e) for e in args.epochs.split(",")):
             t = time.perf_counter()
+            name = f"{variant.replace(':', '_') or 'default'}-{epochs}"
+            if args.workdir:
+                opts["workdir"] = str(Path(args.workdir) / name)
             data = get(args.codec, epochs=epochs, **opts).encode(video, args.bpp)
             seconds = time.perf_counter() - t
             if args.save:
-                out = Path(args.save) / f"{variant.replace(':', '_') or 'default'}-{epochs}.ncd"
+                out = Path(args.save) / f"{name}.ncd"
                 out.parent.mkdir(parents=True, exist_ok=True)
                 out.write_bytes(data)
             c = Container.from_bytes(data)
