@@ -262,7 +262,7 @@ def _fit(planes, cfg: INRConfig, opts: FitOptions, data: "_Frames", device: torc
     def start(attempt: int) -> tuple[nn.Module, torch.Generator, "_State", torch.optim.Optimizer]:
         seed = opts.seed + attempt
         torch.manual_seed(seed)
-        # channels-last: 1.36x faster fitting steps on CPU (benchmarks/nerv_fit_throughput.py)
+        # channels-last: ~1.5x faster fitting steps on CPU (benchmarks/nerv_fit_throughput.py)
         model = build_model(cfg).to(device, memory_format=torch.channels_last)
         gen = torch.Generator().manual_seed(seed)
         state = _State(model, cfg, gen).to(device)
