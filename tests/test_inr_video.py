@@ -201,6 +201,8 @@ def test_interrupted_fit_resumes_to_the_same_result(tmp_path):
     assert resumed.resumed_from == 43
     assert all(torch.equal(full.decoder_state[k], resumed.decoder_state[k]) for k in full.decoder_state)
     assert np.array_equal(full.embeddings[0], resumed.embeddings[0])
+    clipped = fit(v.planes, cfg, FitOptions(epochs=12, checkpoint_seconds=1e9, grad_clip=1e-3), progress=False)
+    assert not all(torch.equal(full.decoder_state[k], clipped.decoder_state[k]) for k in full.decoder_state)
     other = FitOptions(epochs=12, checkpoint_seconds=1e9, lr=1e-3)  # another job: the checkpoint is ignored
     assert fit(v.planes, cfg, other, workdir=tmp_path, progress=False).resumed_from == 0
     assert isinstance(decoder_module(full.model), torch.nn.Module)

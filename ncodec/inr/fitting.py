@@ -80,6 +80,7 @@ class FitOptions:
     qat_at: float = 0.85
     rate_lambda: float = 0.003
     seed: int = 0
+    grad_clip: float = 0.0  # > 0: clip the gradients' global norm to this (against loss spikes)
     reseeds: int = 2
     collapse_check: float = 0.1
     collapse_db: float = 1.0
@@ -91,6 +92,8 @@ class FitOptions:
             raise ValueError("epochs and batch must be >= 1 and lr in (0, 1)")
         if not (0 <= self.prune < 1) or not (0 < self.prune_at <= self.qat_at <= 1):
             raise ValueError("need 0 <= prune < 1 and 0 < prune_at <= qat_at <= 1")
+        if not (self.grad_clip >= 0 and math.isfinite(self.grad_clip)):
+            raise ValueError("grad_clip must be >= 0")
         if not (0 <= self.reseeds <= 16) or not (0 < self.collapse_check < self.prune_at):
             raise ValueError("need 0 <= reseeds <= 16 and 0 < collapse_check < prune_at")
 
@@ -200,6 +203,8 @@ def fingerprint(planes: tuple[np.ndarray, ...], cfg: INRConfig, opts: FitOptions
     # in progress is checkpointed: changing them keeps a checkpoint usable
     skip = ("checkpoint_seconds", "device", "reseeds", "collapse_check", "collapse_db")
     keep = {k: v for k, v in asdict(opts).items() if k not in skip}
+    if opts.grad_clip == 0.0:  # added later: fits made before it existed keep their fingerprint
+        del keep["grad_clip"]
     h.update(json.dumps({"cfg": cfg.to_dict(), "opts": keep}, sort_keys=True).encode())
     return h.hexdigest()
 
@@ -408,6 +413,8 @@ def _fit(planes, cfg: INRConfig, opts: FitOptions, data: "_Frames", device: torc
                 loss = loss + coeff * r
             opt.zero_grad(set_to_none=True)
             loss.backward()
+            if opts.grad_clip > 0:
+                torch.nn.utils.clip_grad_norm_(model.parameters(), opts.grad_clip)
             opt.step()
             if step >= prune_step:
                 apply_masks()
