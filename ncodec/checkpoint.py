@@ -93,13 +93,29 @@ def _read_safetensors(path: Path) -> tuple[dict[str, torch.Tensor], dict[str, An
             tensors = {k: f.get_tensor(k) for k in f.keys()}
     except Exception as exc:
         raise NcodecError(f"{path} is not a valid safetensors file: {exc}") from None
+    return tensors, _ncodec_metadata(path, meta)
+
+
+def _parse_safetensors(path: Path, data: bytes) -> tuple[dict[str, torch.Tensor], dict[str, Any]]:
+    """:func:`_read_safetensors` on bytes already read (``path`` names them in messages)."""
+    from safetensors.torch import load as load_bytes
+
+    try:
+        tensors = load_bytes(data)
+        meta = json.loads(data[8:8 + int.from_bytes(data[:8], "little")]).get("__metadata__") or {}
+    except Exception as exc:
+        raise NcodecError(f"{path} is not a valid safetensors file: {exc}") from None
+    return tensors, _ncodec_metadata(path, meta)
+
+
+def _ncodec_metadata(path: Path, meta: dict[str, str]) -> dict[str, Any]:
     try:
         info = json.loads(meta.get("ncodec", "{}"))
     except json.JSONDecodeError:
         raise NcodecError(f"{path} has malformed ncodec metadata") from None
     if not isinstance(info, dict):
         raise NcodecError(f"{path} has malformed ncodec metadata")
-    return tensors, info
+    return info
 
 
 def _merge_base(path: Path, tensors: dict[str, torch.Tensor], ref: Any) -> None:
@@ -112,9 +128,12 @@ def _merge_base(path: Path, tensors: dict[str, torch.Tensor], ref: Any) -> None:
     base = path.parent / name
     if not base.is_file():
         raise NcodecError(f"{path} builds on {name}, which is missing from {path.parent}")
-    if _file_sha256(base) != ref["sha256"]:
+    if base.stat().st_size > MAX_CHECKPOINT_BYTES:
+        raise NcodecError(f"weights file {base} is larger than {MAX_CHECKPOINT_BYTES} bytes")
+    data = base.read_bytes()  # hashed and parsed from the same bytes: one read, no swap in between
+    if hashlib.sha256(data).hexdigest() != ref["sha256"]:
         raise NcodecError(f"{path} builds on another version of {name} (SHA-256 differs)")
-    base_tensors, base_info = _read_safetensors(base)
+    base_tensors, base_info = _parse_safetensors(base, data)
     if "base" in base_info:
         raise NcodecError(f"{base} itself builds on a base file; chain at most one level")
     missing = [t for t in ref["tensors"] if t not in base_tensors]

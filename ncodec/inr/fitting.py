@@ -188,7 +188,7 @@ def still_baseline_db(planes: tuple[np.ndarray, np.ndarray, np.ndarray], idx: to
     """
     n = idx.numpy()
     still = flat = 0.0
-    for i, (p, w) in enumerate(zip(planes, (LUMA_WEIGHT, CHROMA_WEIGHT, CHROMA_WEIGHT))):
+    for p, w in zip(planes, (LUMA_WEIGHT, CHROMA_WEIGHT, CHROMA_WEIGHT)):
         x = torch.from_numpy(np.ascontiguousarray(p[n])).to(torch.float64) / 255.0
         still += w * float(((x - x.mean(0, keepdim=True)) ** 2).mean())
         flat += w * float(((x - x.mean((1, 2), keepdim=True)) ** 2).mean())
