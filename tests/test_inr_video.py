@@ -201,11 +201,35 @@ def test_interrupted_fit_resumes_to_the_same_result(tmp_path):
     assert resumed.resumed_from == 43
     assert all(torch.equal(full.decoder_state[k], resumed.decoder_state[k]) for k in full.decoder_state)
     assert np.array_equal(full.embeddings[0], resumed.embeddings[0])
-    clipped = fit(v.planes, cfg, FitOptions(epochs=12, checkpoint_seconds=1e9, grad_clip=1e-3), progress=False)
+    clipped = fit(v.planes, cfg, FitOptions(epochs=12, checkpoint_seconds=1e9, grad_clip=0.5), progress=False)
     assert not all(torch.equal(full.decoder_state[k], clipped.decoder_state[k]) for k in full.decoder_state)
+    copts = FitOptions(epochs=12, checkpoint_seconds=1e9, grad_clip=0.5)  # its running norm resumes too
+    with pytest.raises(KeyboardInterrupt):
+        fit(v.planes, cfg, copts, workdir=tmp_path / "clip", progress=False, on_step=stop)
+    again = fit(v.planes, cfg, copts, workdir=tmp_path / "clip", progress=False)
+    assert again.resumed_from == 43
+    assert all(torch.equal(clipped.decoder_state[k], again.decoder_state[k]) for k in full.decoder_state)
     other = FitOptions(epochs=12, checkpoint_seconds=1e9, lr=1e-3)  # another job: the checkpoint is ignored
     assert fit(v.planes, cfg, other, workdir=tmp_path, progress=False).resumed_from == 0
     assert isinstance(decoder_module(full.model), torch.nn.Module)
+
+
+def test_gradient_clipping_is_relative_to_the_running_norm():
+    from ncodec.inr.fitting import _clip_gradients
+
+    layer = torch.nn.Linear(3, 1, bias=False)
+    layer.weight.grad = torch.tensor([[3.0, 0.0, 4.0]])  # norm 5
+    assert _clip_gradients(layer, None, 2.0) == 5.0  # the first step only measures
+    assert torch.equal(layer.weight.grad, torch.tensor([[3.0, 0.0, 4.0]]))
+    mean = _clip_gradients(layer, 1.0, 2.0)  # 5 > 2 x 1: scaled to norm 2
+    assert float(layer.weight.grad.norm()) == pytest.approx(2.0, rel=1e-5)
+    assert mean == pytest.approx(0.99 + 0.02)
+    layer.weight.grad = torch.tensor([[0.3, 0.0, 0.4]])
+    assert _clip_gradients(layer, 1.0, 2.0) == pytest.approx(0.99 + 0.005)  # below: untouched
+    assert torch.equal(layer.weight.grad, torch.tensor([[0.3, 0.0, 0.4]]))
+    layer.weight.grad = torch.tensor([[30.0, 0.0, 40.0]])
+    assert _clip_gradients(layer, 1.0, 0.0) == pytest.approx(0.99 + 0.5)  # c = 0: measured, not clipped
+    assert torch.equal(layer.weight.grad, torch.tensor([[30.0, 0.0, 40.0]]))
 
 
 def test_still_baseline_is_the_better_trivial_predictor():

@@ -25,9 +25,15 @@ mean frame, and each frame's mean colour (:func:`still_baseline_db`). A fit less
 ``collapse_db`` (1 dB) above it restarts from scratch with the next seed, at most ``reseeds``
 times; the last attempt is kept whatever it scores. The attempt number is checkpointed.
 
+**Gradient clipping** (``grad_clip = c > 0``): a step whose gradient norm ``g`` exceeds ``c``
+times the running mean ``m`` of the norms so far is rescaled to ``c m`` before Adam sees it, and
+``m <- 0.99 m + 0.01 min(g, c m)``. The threshold is relative, so one ``c`` fits every model size
+and loss scale (a fixed norm would not); it targets the isolated spikes that throw a fit at a
+high learning rate off its track, and leaves ordinary steps alone.
+
 With a ``workdir``, the fit appends its trajectory to ``workdir/trace.csv`` (attempt, step,
-learning rate, training PSNR as a moving average; every 1 % of the steps) and the collapse
-checks to the same file, so a fit that ends badly can be diagnosed.
+learning rate, training PSNR and gradient norm as moving averages; every 1 % of the steps) and
+the collapse checks to the same file, so a fit that ends badly can be diagnosed.
 
 Randomness (frame order, noise) comes from one seeded generator whose state is checkpointed
 with the model, optimizer, masks and step, every ``checkpoint_seconds`` and on interruption
@@ -80,7 +86,7 @@ class FitOptions:
     qat_at: float = 0.85
     rate_lambda: float = 0.003
     seed: int = 0
-    grad_clip: float = 0.0  # > 0: clip the gradients' global norm to this (against loss spikes)
+    grad_clip: float = 0.0  # > 0: clip the gradient norm at this multiple of its running mean
     reseeds: int = 2
     collapse_check: float = 0.1
     collapse_db: float = 1.0
@@ -280,6 +286,7 @@ def _fit(planes, cfg: INRConfig, opts: FitOptions, data: "_Frames", device: torc
     warm = max(1, int(opts.warmup * total))
     fp = fingerprint(planes, cfg, opts)
     attempt, step, order = 0, 0, torch.empty(0, dtype=torch.int64)
+    gnorm: Optional[float] = None  # running mean of the gradient norm (see the docstring)
     model, gen, state, opt = start(attempt)  # a checkpoint overwrites weights, RNG and optimizer
     if ckpt is not None and ckpt.exists():
         try:
@@ -288,6 +295,7 @@ def _fit(planes, cfg: INRConfig, opts: FitOptions, data: "_Frames", device: torc
             meta = {}
         if meta.get("fingerprint") == fp:
             step, attempt = int(meta["step"]), int(meta.get("attempt", 0))
+            gnorm = meta.get("grad_norm")  # JSON floats round-trip exactly: the resume stays exact
             gen.set_state(state.gen.cpu())
             order = torch.tensor(meta["order"], dtype=torch.int64)
         else:
@@ -318,7 +326,7 @@ def _fit(planes, cfg: INRConfig, opts: FitOptions, data: "_Frames", device: torc
             path = ckpt.parent / "trace.csv"
             new = not path.exists()
             with open(path, "a") as f:
-                f.write(("attempt,step,lr_or_check,psnr,still_baseline\n" if new else "") + line + "\n")
+                f.write(("attempt,step,lr_or_check,psnr,still_baseline,grad_norm\n" if new else "") + line + "\n")
 
     def save() -> None:
         if ckpt is None:
@@ -326,7 +334,8 @@ def _fit(planes, cfg: INRConfig, opts: FitOptions, data: "_Frames", device: torc
         ckpt.parent.mkdir(parents=True, exist_ok=True)
         state.gen.copy_(gen.get_state())
         save_checkpoint(ckpt, state, {"adam": opt},
-                        {"fingerprint": fp, "step": step, "order": order.tolist(), "attempt": attempt})
+                        {"fingerprint": fp, "step": step, "order": order.tolist(), "attempt": attempt,
+                         "grad_norm": gnorm})
 
     def lr_at(s: int) -> float:
         if s < warm:
@@ -373,7 +382,7 @@ def _fit(planes, cfg: INRConfig, opts: FitOptions, data: "_Frames", device: torc
                 attempt += 1
                 model, gen, state, opt = start(attempt)
                 dec = decoder_module(model)
-                step, order, psnr_ema = 0, torch.empty(0, dtype=torch.int64), None
+                step, order, psnr_ema, gnorm = 0, torch.empty(0, dtype=torch.int64), None, None
                 bar.reset(total=total)
                 bar.set_description(f"fit {cfg.arch} (collapsed: seed {opts.seed + attempt})")
                 continue
@@ -413,8 +422,7 @@ def _fit(planes, cfg: INRConfig, opts: FitOptions, data: "_Frames", device: torc
                 loss = loss + coeff * r
             opt.zero_grad(set_to_none=True)
             loss.backward()
-            if opts.grad_clip > 0:
-                torch.nn.utils.clip_grad_norm_(model.parameters(), opts.grad_clip)
+            gnorm = _clip_gradients(model, gnorm, opts.grad_clip)
             opt.step()
             if step >= prune_step:
                 apply_masks()
@@ -422,7 +430,7 @@ def _fit(planes, cfg: INRConfig, opts: FitOptions, data: "_Frames", device: torc
             ps = -10 * math.log10(max(float(d.detach()), 1e-12))
             psnr_ema = ps if psnr_ema is None else 0.95 * psnr_ema + 0.05 * ps
             if step % trace_every == 0:
-                trace(f"{attempt},{step},{lr_at(step - 1):.6g},{psnr_ema:.4f},")
+                trace(f"{attempt},{step},{lr_at(step - 1):.6g},{psnr_ema:.4f},,{gnorm:.6g}")
             if progress and time.monotonic() - last_estimate > 15.0:  # the size estimate costs ~0.1 s
                 est_kb = estimated_bits(model, state, cfg) / 8000.0
                 last_estimate = time.monotonic()
@@ -449,6 +457,21 @@ def _fit(planes, cfg: INRConfig, opts: FitOptions, data: "_Frames", device: torc
     sd = {k: v.detach().cpu().float().contiguous() for k, v in dec.state_dict().items()}
     return FitResult(model=model.cpu(), decoder_state=sd, embeddings=emb, steps=total,
                      seconds=time.monotonic() - t0, resumed_from=resumed_from, seed=opts.seed + attempt)
+
+
+def _clip_gradients(model: nn.Module, mean: Optional[float], c: float) -> float:
+    """Clips the gradient norm at ``c`` times its running ``mean`` (``c = 0``: only measures it);
+    returns the updated running mean (see the module docstring)."""
+    params = [p for p in model.parameters() if p.grad is not None]
+    g = float(torch.nn.utils.get_total_norm([p.grad for p in params]))
+    if not math.isfinite(g):
+        return mean if mean is not None else 0.0
+    if mean is None:
+        return g
+    if c > 0 and g > c * mean:
+        torch.nn.utils.clip_grads_with_norm_(params, c * mean, torch.tensor(g))
+        g = c * mean
+    return 0.99 * mean + 0.01 * g
 
 
 def _phase(step: int, prune_step: int, qat_step: int) -> str:
