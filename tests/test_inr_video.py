@@ -102,6 +102,36 @@ def test_weight_chunk_round_trip_is_exact_and_refuses_damage():
         wc.decode_tensors(data[:6], {k: tuple(v.shape) for k, v in tensors.items()}, 8)
 
 
+def test_per_channel_steps_are_exact_tighter_and_round_trip():
+    assert wc._OCTAVE == tuple(round(65536 * 2 ** (-r / 16)) for r in range(16))
+    torch.manual_seed(1)
+    w = torch.randn(6, 4, 3, 3) * 0.05
+    w[2, 0, 0, 0] = 1.0  # an outlier: per tensor it would coarsen every channel
+    w[4] = 0.0  # a pruned-away channel
+    tensors = {"c.weight": w, "c.bias": torch.randn(6) * 0.01, "lin.weight": torch.randn(5, 7)}
+    code, js = wc.steps_of(w, 6, per_channel=True)
+    steps = wc.channel_steps(code, js)
+    k = wc.max_level(6)
+    maxes = w.abs().flatten(1).max(1).values.double()
+    assert torch.all(steps * k >= maxes) and torch.all(steps <= wc.step_value(*code))
+    live = maxes > 0
+    assert torch.all(steps[live] * k < maxes[live] * 2 ** (1 / 16) + 1e-12)  # the tightest code
+    assert int(js[2]) == 0 and int(js[4]) == 255
+    shapes = {n: tuple(t.shape) for n, t in tensors.items()}
+    data = wc.encode_tensors(tensors, 6, per_channel=True)
+    out = wc.decode_tensors(data, shapes, 6, per_channel=True)
+    ref = wc.quantized_tensors(tensors, 6, per_channel=True)
+    assert all(torch.equal(out[n], ref[n]) for n in tensors)
+    others = [0, 1, 3, 5]  # the channels without the outlier get a much finer grid
+    err_channel = (ref["c.weight"] - w)[others].pow(2).mean()
+    err_tensor = (wc.quantized_tensors(tensors, 6)["c.weight"] - w)[others].pow(2).mean()
+    assert err_channel < err_tensor / 20  # steps ~6.7x finer here
+    bits = wc.estimate_bits(tensors, 6, per_channel=True)
+    assert abs(8 * len(data) - bits) < 64 + 0.02 * bits
+    with pytest.raises(CorruptStreamError):
+        wc.decode_tensors(data[:30], shapes, 6, per_channel=True)
+
+
 # ---------------------------------------------------------------------- the codec
 @pytest.fixture(scope="module")
 def coded():
@@ -136,15 +166,25 @@ def test_nerv_round_trip_and_enhanced_blocks():
         assert abs(video_psnr(v, codec.decode(data))["y_psnr"] - c.params["fit"]["y_psnr"]) < 1e-3
 
 
-def test_coded_weights_are_much_smaller_than_raw_8_bit():
-    """A fitted toy model: the entropy-coded weights beat the same integers at 8 bits by >= 25 %."""
+def test_coded_weights_are_much_smaller_than_raw_8_bit(tmp_path, capsys):
+    """A fitted toy model (default 6-bit weights, a step per output channel): the entropy-coded
+    weights beat the same integers stored as 8-bit values by >= 25 %, and packed at 6 bits too."""
+    from ncodec.cli.main import main
     from ncodec.datasets.samples import load_sample
 
     v = load_sample("video")
     v = Video(tuple(p[:8] for p in v.to_yuv420().planes), v.fps, "yuv420p", v.color_space)
-    data = get("hnerv", epochs="60", prune="0.4", weight_bits="8").encode(v, 0.3)
+    data = get("hnerv", epochs="60", prune="0.4").encode(v, 0.3)
     c = Container.from_bytes(data)
-    assert len(c.chunks["weights"]) <= 0.75 * c.params["weights_raw_bytes"]
+    coded, n = len(c.chunks["weights"]), c.params["weights_count"]
+    assert c.params["config"]["weight_bits"] == 6 and c.params["config"]["weight_quant"] == "channel"
+    assert coded <= 0.75 * n
+    assert c.params["weights_raw_bytes"] == (6 * n + 7) // 8
+    assert coded < 0.9 * c.params["weights_raw_bytes"]
+    (tmp_path / "v.ncd").write_bytes(data)
+    assert main(["info", str(tmp_path / "v.ncd")]) in (0, None)
+    line = next(x for x in capsys.readouterr().out.splitlines() if x.startswith("chunk weights"))
+    assert f"as 8-bit values: {n:,} bytes, saves {100 * (1 - coded / n):.1f} %" in line
 
 
 def test_corrupted_streams_fail_clearly(coded):

@@ -162,8 +162,13 @@ def _info(args: argparse.Namespace) -> None:
     rows += [(f"param {k}", _short(v)) for k, v in info["params"].items()]
     for c in info["chunks"]:
         raw = info["params"].get(f"{c['name']}_raw_bytes")
-        vs = (f" (stored plainly: {raw:,} bytes; entropy coding saves {100 * (1 - c['bytes'] / raw):.1f} %)"
-              if isinstance(raw, int) and raw > 0 else "")
+        count = info["params"].get(f"{c['name']}_count")  # values; stored as bytes each, the usual yardstick
+        vs = ""
+        if isinstance(raw, int) and raw > 0:
+            vs = f" (stored plainly: {raw:,} bytes; entropy coding saves {100 * (1 - c['bytes'] / raw):.1f} %"
+            if isinstance(count, int) and count > raw:
+                vs += f"; as 8-bit values: {count:,} bytes, saves {100 * (1 - c['bytes'] / count):.1f} %"
+            vs += ")"
         rows.append((f"chunk {c['name']}", f"{c['bytes']:,} bytes, crc32 {c['crc32']}{vs}"))
     rows += [("file", f"{info['file_bytes']:,} bytes ({info['overhead_bytes']:,} bytes container overhead)")]
     width = max(len(k) for k, _ in rows)

@@ -57,9 +57,9 @@ class _INRVideoCodec(Codec):
 
     def __init__(self, block: str = "nerv", device: str = "auto", workdir: Optional[str | Path] = None,
                  progress: Any = False, weight_bits: int | str = 6, embed_bits: int | str = 6,
-                 embed_share: float | str = 0.08,
+                 embed_share: float | str = 0.08, weight_quant: str = "channel",
                  **fit_options: Any) -> None:
-        from ncodec.inr.config import BLOCKS
+        from ncodec.inr.config import BLOCKS, WEIGHT_QUANTS
         from ncodec.inr.fitting import FitOptions
 
         if block not in BLOCKS:
@@ -85,6 +85,9 @@ class _INRVideoCodec(Codec):
             raise MediaError(f"{self.name}: embed_share must be a number") from None
         if not 0.0 < self.embed_share < 1.0:
             raise MediaError(f"{self.name}: embed_share must be in (0, 1), got {self.embed_share}")
+        if weight_quant not in WEIGHT_QUANTS:
+            raise MediaError(f"{self.name}: weight_quant must be one of {', '.join(WEIGHT_QUANTS)}, got {weight_quant!r}")
+        self.weight_quant = weight_quant
         self.block = block
         self.workdir = Path(workdir) if workdir is not None else None
         self.progress = _as_bool(progress)
@@ -93,7 +96,7 @@ class _INRVideoCodec(Codec):
         o = self.fit_options
         return {"arch": self.arch, "block": self.block, "epochs": o.epochs, "batch": o.batch, "lr": o.lr,
                 "prune": o.prune, "rate_lambda": o.rate_lambda, "reseeds": o.reseeds, "weight_bits": self.weight_bits,
-                "embed_bits": self.embed_bits, "embed_share": self.embed_share,
+                "embed_bits": self.embed_bits, "embed_share": self.embed_share, "weight_quant": self.weight_quant,
                 "prior": "zero-inflated Laplace per tensor / embedding channel"}
 
     # ------------------------------------------------------------------ encode
@@ -107,12 +110,12 @@ class _INRVideoCodec(Codec):
         yuv = media.to_yuv420()
         t, h, w = yuv.planes[0].shape
         cfg = configure(self.arch, t, h, w, quality * t * h * w, block=self.block, weight_bits=self.weight_bits,
-                        embed_bits=self.embed_bits, embed_share=self.embed_share)
+                        embed_bits=self.embed_bits, embed_share=self.embed_share, weight_quant=self.weight_quant)
         start = time.perf_counter()
         result = fit(yuv.planes, cfg, self.fit_options, workdir=self.workdir, progress=self.progress)
         seconds = time.perf_counter() - start
         chunks: dict[str, bytes] = {}
-        chunks[WEIGHTS_CHUNK] = wc.encode_tensors(result.decoder_state, cfg.weight_bits)
+        chunks[WEIGHTS_CHUNK] = wc.encode_tensors(result.decoder_state, cfg.weight_bits, cfg.weight_quant == "channel")
         n_weights = sum(v.numel() for v in result.decoder_state.values())
         params: dict[str, Any] = {"config": cfg.to_dict(), "weights_count": n_weights,
                                   "weights_raw_bytes": wc.raw_bytes(n_weights, cfg.weight_bits)}
@@ -147,7 +150,7 @@ class _INRVideoCodec(Codec):
             raise CorruptStreamError(f"{self.name} stream has no {WEIGHTS_CHUNK!r} chunk")
         decoder = build_decoder(cfg)
         expected = {k: tuple(v.shape) for k, v in decoder.state_dict().items()}
-        decoder.load_state_dict(wc.decode_tensors(data, expected, cfg.weight_bits))
+        decoder.load_state_dict(wc.decode_tensors(data, expected, cfg.weight_bits, cfg.weight_quant == "channel"))
         emb = None
         if cfg.arch == "hnerv":
             edata = container.chunks.get(EMBED_CHUNK)

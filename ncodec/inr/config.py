@@ -43,6 +43,11 @@ MAX_CELLS = 4096
 BITS_PER_PARAM = 5.6
 #: each bit of quantizer precision below 8 saves about this much per coded weight (measured)
 BITS_PER_PARAM_SLOPE = 0.7
+#: one step per output channel instead of per tensor (``weight_quant="channel"``) costs about this
+#: much more per weight (a finer grid for the channels without outliers; measured 4.66 vs 4.13 bits
+#: at 6 bits on a 300-frame fit) and buys 1.9 dB there before fine-tuning (BENCHMARKS.md)
+CHANNEL_QUANT_EXTRA_BITS = 0.5
+WEIGHT_QUANTS = ("tensor", "channel")
 #: coded bits per HNeRV embedding value (6-bit quantization + entropy coding; measured 5.2)
 BITS_PER_EMBED = 5.2
 EMBED_SHARE = 0.08  # share of the bits for HNeRV embeddings (beat 0.15 / 0.25; 0.04 can collapse, BENCHMARKS.md)
@@ -67,6 +72,7 @@ class INRConfig:
     mlp_dim: int = 0  # NeRV only
     weight_bits: int = 8
     embed_bits: int = 6
+    weight_quant: str = "tensor"  # quantizer step per "tensor" (streams before it existed) or per "channel"
     extra: dict[str, Any] = field(default_factory=dict)
 
     @property
@@ -92,7 +98,8 @@ class INRConfig:
                       strides=tuple(ints(d["strides"])), channels=tuple(ints(d["channels"])),
                       kernels=tuple(ints(d["kernels"])), embed_dim=int(d["embed_dim"]),
                       mlp_dim=int(d.get("mlp_dim", 0)), weight_bits=int(d.get("weight_bits", 8)),
-                      embed_bits=int(d.get("embed_bits", 6)), extra=dict(d.get("extra", {})))
+                      embed_bits=int(d.get("embed_bits", 6)), weight_quant=str(d.get("weight_quant", "tensor")),
+                      extra=dict(d.get("extra", {})))
             cfg.check()
         except (KeyError, TypeError, ValueError) as exc:
             raise CorruptStreamError(f"invalid INR model config: {exc}") from None
@@ -118,6 +125,8 @@ class INRConfig:
             raise ValueError("grid x strides does not cover the frame")
         if not (2 <= self.weight_bits <= 16) or not (2 <= self.embed_bits <= 16):
             raise ValueError("bad quantization bits")
+        if self.weight_quant not in WEIGHT_QUANTS:
+            raise ValueError(f"weight_quant must be one of {WEIGHT_QUANTS}")
         if self.param_count() > MAX_PARAMS:
             raise ValueError(f"model too large ({self.param_count():,} parameters)")
 
@@ -179,10 +188,15 @@ def _widths(top: int, n: int) -> tuple[int, ...]:
 
 def configure(arch: str, frames: int, height: int, width: int, target_bits: float, *,
               block: str = "nerv", weight_bits: int = 6, embed_bits: int = 6,
-              bits_per_weight: float | None = None, embed_share: float = EMBED_SHARE) -> INRConfig:
+              bits_per_weight: float | None = None, embed_share: float = EMBED_SHARE,
+              weight_quant: str = "channel") -> INRConfig:
     """A config whose coded size should land near ``target_bits`` (see the module docstring).
     ``bits_per_weight`` (expected coded bits per weight) defaults to :func:`bits_per_param`."""
+    if weight_quant not in WEIGHT_QUANTS:
+        raise ValueError(f"weight_quant must be one of {WEIGHT_QUANTS}")
     per_weight = bits_per_param(weight_bits) if bits_per_weight is None else bits_per_weight
+    if bits_per_weight is None and weight_quant == "channel":
+        per_weight += CHANNEL_QUANT_EXTRA_BITS
     if arch not in ARCHS or block not in BLOCKS:
         raise ValueError(f"arch must be one of {ARCHS} and block one of {BLOCKS}")
     if arch == "nerv":
@@ -204,7 +218,7 @@ def configure(arch: str, frames: int, height: int, width: int, target_bits: floa
     def make(top: int) -> INRConfig:
         return INRConfig(arch=arch, block=block, frames=frames, height=height, width=width, grid=grid,
                          strides=strides, channels=_widths(top, n), kernels=kernels, embed_dim=embed_dim,
-                         mlp_dim=mlp, weight_bits=weight_bits, embed_bits=embed_bits)
+                         mlp_dim=mlp, weight_bits=weight_bits, embed_bits=embed_bits, weight_quant=weight_quant)
 
     lo, hi = MIN_CHANNELS, MAX_CHANNELS
     while lo < hi:  # largest top width whose parameter count fits the budget

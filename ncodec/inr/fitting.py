@@ -6,7 +6,8 @@ to 1 % of the peak rate), in three phases:
 1. **fit** (steps ``0 .. prune_at N``): loss ``D + lambda R``. ``D`` is the mean squared error
    on Y, U and V weighted 6:1:1 (chroma compared at 4:2:0), ``R`` the weights' bits per pixel
    estimated with ncodec's Laplace prior on ``w / step + u`` (``u`` uniform noise, ``step`` the
-   quantizer step of the layer (``weight_bits``, default 6), the Laplace scale the layer's mean ``|w| / step``): rate-aware
+   quantizer step of the layer or output channel (``weight_bits``, default 6; ``weight_quant``),
+   the Laplace scale the layer's mean ``|w| / step``): rate-aware
    training that pulls the bulk of each layer towards zero relative to its extremes.
    ``lambda`` ramps up over the first 30 % of this phase, and ``lambda R`` is capped at ``D``:
    on small models at high rates a full ``lambda R`` dwarfs ``D`` and collapses the network
@@ -169,11 +170,12 @@ def distortion(out: torch.Tensor, y: torch.Tensor, uv: torch.Tensor) -> torch.Te
     return LUMA_WEIGHT * F.mse_loss(py, y) + 2 * CHROMA_WEIGHT * F.mse_loss(puv, uv)
 
 
-def rate_bits(params: dict[str, torch.Tensor], bits: int, gen: torch.Generator) -> torch.Tensor:
+def rate_bits(params: dict[str, torch.Tensor], bits: int, gen: torch.Generator,
+              per_channel: bool = False) -> torch.Tensor:
     """Differentiable estimate of the coded bits of the prunable weights (see the module docstring)."""
     total = torch.zeros((), device=next(iter(params.values())).device)
     for p in params.values():
-        step = p.detach().abs().max().clamp(min=1e-12) / wc.max_level(bits)
+        step = wc.soft_step(p, bits, per_channel)
         noise = torch.rand(p.shape, generator=gen).to(p.device) - 0.5
         x = p / step + noise
         scale = (p.detach().abs() / step).mean().clamp(min=0.11)
@@ -301,6 +303,7 @@ def _fit(planes, cfg: INRConfig, opts: FitOptions, data: "_Frames", device: torc
         else:
             model, gen, state, opt = start(attempt)
     resumed_from = step
+    per_channel = cfg.weight_quant == "channel"
     dec = decoder_module(model)
     pixels = float(t_frames * cfg.height * cfg.width)
     check_idx = _check_frames(t_frames)
@@ -401,7 +404,7 @@ def _fit(planes, cfg: INRConfig, opts: FitOptions, data: "_Frames", device: torc
             for name, p in dec.named_parameters():
                 m = state.mask(name) if step >= prune_step else None
                 w = p * m if m is not None else p
-                params[name] = wc.fake_quantize(w, cfg.weight_bits) if qat else w
+                params[name] = wc.fake_quantize(w, cfg.weight_bits, per_channel) if qat else w
             if cfg.arch == "hnerv":
                 if qat:
                     x = wc.dequantize_embeddings(state.emb_q[idx.to(device)].cpu().numpy(),
@@ -416,7 +419,7 @@ def _fit(planes, cfg: INRConfig, opts: FitOptions, data: "_Frames", device: torc
             if opts.rate_lambda > 0 and not qat:
                 w_only = {n: v for n, v in params.items() if prunable(n, v)}
                 ramp = min(1.0, step / max(1.0, 0.3 * prune_step))  # let the fit take shape first
-                r = rate_bits(w_only, cfg.weight_bits, gen) / pixels
+                r = rate_bits(w_only, cfg.weight_bits, gen, per_channel) / pixels
                 # lambda R in bits per pixel, but never weightier than D itself (see the docstring)
                 coeff = min(ramp * opts.rate_lambda, float(d.detach()) / max(float(r.detach()), 1e-12))
                 loss = loss + coeff * r
@@ -485,7 +488,7 @@ def estimated_bits(model: nn.Module, state: _State, cfg: INRConfig) -> float:
     for name, p in dec.named_parameters():
         m = state.mask(name)
         tensors[name] = (p * m if m is not None else p).detach().cpu()
-    bits = wc.estimate_bits(tensors, cfg.weight_bits)
+    bits = wc.estimate_bits(tensors, cfg.weight_bits, cfg.weight_quant == "channel")
     if cfg.arch == "hnerv":
         if bool(state.emb_steps.any()):
             bits += wc.embedding_bits(state.emb_q.cpu().numpy(), cfg.embed_bits)
