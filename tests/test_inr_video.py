@@ -58,12 +58,14 @@ def test_hostile_configs_are_refused_before_allocation():
     good = configure("hnerv", 6, 23, 37, 20000).to_dict()
     for key, value in [("channels", [100000] * len(good["channels"])), ("strides", [9] * len(good["strides"])),
                        ("grid", [5000, 5000]), ("arch", "transformer"), ("frames", 0), ("kernels", [4] * len(good["kernels"])),
-                       ("channels", [2048] * len(good["channels"]))]:
+                       ("channels", [2048] * len(good["channels"])), ("weight_quant", "vector")]:
         bad = dict(good, **{key: value})
         with pytest.raises(CorruptStreamError):
             INRConfig.from_dict(bad)
     with pytest.raises(CorruptStreamError):
         INRConfig.from_dict("nonsense")
+    legacy = {k: v for k, v in good.items() if k != "weight_quant"}  # streams before per-channel steps
+    assert good["weight_quant"] == "channel" and INRConfig.from_dict(legacy).weight_quant == "tensor"
 
 
 # ---------------------------------------------------------------------- entropy coding of weights
@@ -156,13 +158,15 @@ def test_round_trip_psnr_matches_the_encoder_and_decode_is_repeatable(coded):
 
 def test_nerv_round_trip_and_enhanced_blocks():
     v = tiny_video(t=4)
-    for spec in (("nerv", {}), ("hnerv", {"block": "enhanced"}), ("hnerv", {"weight_bits": "5", "embed_bits": "4"})):
+    for spec in (("nerv", {}), ("hnerv", {"block": "enhanced"}), ("hnerv", {"weight_bits": "5", "embed_bits": "4"}),
+                 ("hnerv", {"weight_quant": "tensor"})):  # one step per tensor: streams made before per channel
         codec = get(spec[0], epochs="5", **spec[1])
         data = codec.encode(v, 1.0)
         c = Container.from_bytes(data)
         assert c.params["config"]["block"] == spec[1].get("block", "nerv")
         assert c.params["config"]["weight_bits"] == int(spec[1].get("weight_bits", 6))
         assert c.params["config"]["embed_bits"] == int(spec[1].get("embed_bits", 6))
+        assert c.params["config"]["weight_quant"] == spec[1].get("weight_quant", "channel")
         assert abs(video_psnr(v, codec.decode(data))["y_psnr"] - c.params["fit"]["y_psnr"]) < 1e-3
 
 
