@@ -13,7 +13,7 @@ together with each quantizer's ideal coded bits per weight (one zero-inflated La
 group, as shipped), so rate and distortion are read side by side::
 
     .venv/bin/python benchmarks/nerv_weight_quantization.py runs/tuned300/X/fit.safetensors \\
-        --clip ../shared/data/video/basketball_426x240.mp4 --frames 300 --bpp 0.1 --embed-share 0.04
+        --clip ../shared/data/video/basketball_426x240.mp4 --frames 300 --bpp 0.1 --embed-share 0.04 --fit-quant tensor
 """
 
 from __future__ import annotations
@@ -40,6 +40,8 @@ def main() -> None:
     ap.add_argument("--bpp", type=float, default=0.1)
     ap.add_argument("--embed-share", type=float, default=0.08)
     ap.add_argument("--weight-bits", type=int, default=6)
+    ap.add_argument("--fit-quant", default="channel", choices=["tensor", "channel"],
+                    help="the fit's weight_quant (it sets the model's size); tensor for fits before it existed")
     ap.add_argument("--sample", type=int, default=60, help="frames scored (evenly spaced)")
     ap.add_argument("--computed-embeddings", action="store_true",
                     help="run the encoder even when the checkpoint holds frozen quantized embeddings")
@@ -49,7 +51,7 @@ def main() -> None:
     yuv = read_video(args.clip, max_frames=args.frames, max_side=args.max_side).to_yuv420()
     t, h, w = yuv.planes[0].shape
     cfg = configure("hnerv", t, h, w, args.bpp * t * h * w, weight_bits=args.weight_bits,
-                    embed_share=args.embed_share)
+                    embed_share=args.embed_share, weight_quant=args.fit_quant)
     model = build_model(cfg)
     state = _State(model, cfg, torch.Generator())
     load_checkpoint(args.checkpoint, state, {})
