@@ -22,62 +22,38 @@ from torch.func import functional_call
 
 
 def main() -> None:
-    from ncodec.checkpoint import load_checkpoint
-    from ncodec.datasets.io import read_video
+    from nerv_checkpoint import add_arguments, load
+
     from ncodec.inr import weight_coding as wc
-    from ncodec.inr.config import configure
-    from ncodec.inr.fitting import _Frames, _State, build_model, decoder_module, distortion, to_yuv420
+    from ncodec.inr.fitting import distortion
 
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    ap.add_argument("checkpoint")
-    ap.add_argument("--clip", required=True)
-    ap.add_argument("--frames", type=int, default=300)
-    ap.add_argument("--max-side", type=int, default=320)
-    ap.add_argument("--bpp", type=float, default=0.1)
-    ap.add_argument("--embed-share", type=float, default=0.08)
-    ap.add_argument("--weight-bits", type=int, default=6)
-    ap.add_argument("--fit-quant", default="channel", choices=["tensor", "channel"],
-                    help="the fit's weight_quant (it sets the model's size); tensor for fits before it existed")
+    add_arguments(ap, sample=40)
     ap.add_argument("--steps", type=int, default=1500)
-    ap.add_argument("--sample", type=int, default=40, help="frames scored (evenly spaced)")
     ap.add_argument("--variants", nargs="+", default=["tensor:1e-4"], help="QUANT:LR, QUANT = tensor|channel")
     args = ap.parse_args()
-    torch.set_num_threads(1)
-    cpu = torch.device("cpu")
-
-    yuv = read_video(args.clip, max_frames=args.frames, max_side=args.max_side).to_yuv420()
-    t, h, w = yuv.planes[0].shape
-    cfg = configure("hnerv", t, h, w, args.bpp * t * h * w, weight_bits=args.weight_bits,
-                    embed_share=args.embed_share, weight_quant=args.fit_quant)
-    data = _Frames(yuv.planes, cfg)
-    idx = torch.linspace(0, t - 1, min(args.sample, t)).round().long()
     print(f"| quantizer | lr | Y-PSNR before (dB) | after {args.steps} steps (dB) |\n|---|---:|---:|---:|", flush=True)
     for variant in args.variants:
         quant, lr = variant.split(":")
         per_channel, lr = quant == "channel", float(lr)
-        model = build_model(cfg)
-        state = _State(model, cfg, torch.Generator())
-        load_checkpoint(args.checkpoint, state, {})
-        dec = decoder_module(model)
-        with torch.no_grad():
-            emb = torch.cat([model.embed(data.encoder_input(torch.tensor([i]), cpu)) for i in range(t)])
-            q, steps = wc.quantize_embeddings(emb, cfg.embed_bits)
-            emb = wc.dequantize_embeddings(q, steps)
-            for n, p in dec.named_parameters():
-                m = state.mask(n)
-                if m is not None:
-                    p.mul_(m)
+        fitted = load(args)  # afresh for every variant
+        cfg, state, dec, data = fitted.cfg, fitted.state, fitted.decoder, fitted.frames
+        t = cfg.frames
+        q, steps = wc.quantize_embeddings(fitted.computed_embeddings(torch.arange(t)), cfg.embed_bits)
+        emb = wc.dequantize_embeddings(q, steps)  # frozen at their quantized values, as the fit does
+
+        def apply_masks() -> None:
+            with torch.no_grad():
+                for n, p in dec.named_parameters():
+                    m = state.mask(n)
+                    if m is not None:
+                        p.mul_(m)
+
+        apply_masks()
 
         def score() -> float:
-            sd = {n: p.detach() for n, p in dec.named_parameters()}
-            qd = wc.quantized_tensors(sd, cfg.weight_bits, per_channel)
-            mse = 0.0
-            with torch.no_grad():
-                for j in idx.tolist():
-                    y, _ = data.targets(torch.tensor([j]), cpu)
-                    py, _ = to_yuv420(functional_call(dec, qd, (emb[j:j + 1],)), h, w)
-                    mse += float(((py - y) ** 2).mean())
-            return -10 * math.log10(mse / len(idx))
+            return fitted.y_psnr(wc.quantized_tensors(fitted.masked(), cfg.weight_bits, per_channel),
+                                 emb[fitted.scored])
 
         before = score()
         opt = torch.optim.Adam(dec.parameters(), lr=lr)
@@ -86,7 +62,7 @@ def main() -> None:
             for g in opt.param_groups:
                 g["lr"] = lr * (0.1 + 0.9 * 0.5 * (1 + math.cos(math.pi * s / args.steps)))
             i = torch.randint(0, t, (1,), generator=gen)
-            y, uv = data.targets(i, cpu)
+            y, uv = data.targets(i, torch.device("cpu"))
             params = {}
             for n, p in dec.named_parameters():
                 m = state.mask(n)
@@ -95,11 +71,7 @@ def main() -> None:
             opt.zero_grad(set_to_none=True)
             loss.backward()
             opt.step()
-            with torch.no_grad():
-                for n, p in dec.named_parameters():
-                    m = state.mask(n)
-                    if m is not None:
-                        p.mul_(m)
+            apply_masks()
         print(f"| {quant} | {lr:g} | {before:.2f} | {score():.2f} |", flush=True)
 
 

@@ -19,64 +19,35 @@ group, as shipped), so rate and distortion are read side by side::
 from __future__ import annotations
 
 import argparse
-import math
 
 import torch
 
 
 def main() -> None:
-    from ncodec.checkpoint import load_checkpoint
-    from ncodec.datasets.io import read_video
+    from nerv_checkpoint import add_arguments, load
+
     from ncodec.entropy import ZeroInflatedPrior
     from ncodec.inr import weight_coding as wc
-    from ncodec.inr.config import configure
-    from ncodec.inr.fitting import _Frames, _State, build_model, decoder_module, to_yuv420
 
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    ap.add_argument("checkpoint")
-    ap.add_argument("--clip", required=True)
-    ap.add_argument("--frames", type=int, default=300)
-    ap.add_argument("--max-side", type=int, default=320)
-    ap.add_argument("--bpp", type=float, default=0.1)
-    ap.add_argument("--embed-share", type=float, default=0.08)
-    ap.add_argument("--weight-bits", type=int, default=6)
-    ap.add_argument("--fit-quant", default="channel", choices=["tensor", "channel"],
-                    help="the fit's weight_quant (it sets the model's size); tensor for fits before it existed")
-    ap.add_argument("--sample", type=int, default=60, help="frames scored (evenly spaced)")
+    add_arguments(ap, sample=60)
     ap.add_argument("--computed-embeddings", action="store_true",
                     help="run the encoder even when the checkpoint holds frozen quantized embeddings")
     args = ap.parse_args()
-    torch.set_num_threads(1)
-
-    yuv = read_video(args.clip, max_frames=args.frames, max_side=args.max_side).to_yuv420()
-    t, h, w = yuv.planes[0].shape
-    cfg = configure("hnerv", t, h, w, args.bpp * t * h * w, weight_bits=args.weight_bits,
-                    embed_share=args.embed_share, weight_quant=args.fit_quant)
-    model = build_model(cfg)
-    state = _State(model, cfg, torch.Generator())
-    load_checkpoint(args.checkpoint, state, {})
-    dec = decoder_module(model).eval()
-    data = _Frames(yuv.planes, cfg)
-    idx = torch.linspace(0, t - 1, min(args.sample, t)).round().long()
+    fitted = load(args)
+    state, idx = fitted.state, fitted.scored
+    t = fitted.cfg.frames
     frozen = bool(state.emb_steps.any()) and not args.computed_embeddings
-    with torch.no_grad():
-        if frozen:
-            emb = wc.dequantize_embeddings(state.emb_q[idx].numpy(), state.emb_steps.tolist())
-        else:
-            emb = torch.cat([model.embed(data.encoder_input(i.view(1), torch.device("cpu"))) for i in idx])
-    float_state = {n: (p * state.mask(n) if state.mask(n) is not None else p).detach().clone()
-                   for n, p in dec.named_parameters()}
+    if frozen:
+        emb = wc.dequantize_embeddings(state.emb_q[idx].numpy(), state.emb_steps.tolist())
+    else:
+        emb = fitted.computed_embeddings(idx)
+    float_state = fitted.masked()
     k = wc.max_level(args.weight_bits)
+    h, w = fitted.size
 
     def y_psnr(weights: dict[str, torch.Tensor]) -> float:
-        dec.load_state_dict(weights, strict=False)
-        mse = 0.0
-        with torch.no_grad():
-            for j in range(len(idx)):
-                y, _ = data.targets(idx[j:j + 1], torch.device("cpu"))
-                py, _ = to_yuv420(dec(emb[j:j + 1]), h, w)
-                mse += float(((py - y) ** 2).mean())
-        return -10 * math.log10(mse / len(idx))
+        return fitted.y_psnr(weights, emb)
 
     def scheme(name: str, step_of, levels: int = k, clamp: bool = True) -> None:
         prior = ZeroInflatedPrior(levels)
