@@ -253,6 +253,13 @@ def test_interrupted_fit_resumes_to_the_same_result(tmp_path):
     again = fit(v.planes, cfg, copts, workdir=tmp_path / "clip", progress=False)
     assert again.resumed_from == 43
     assert all(torch.equal(clipped.decoder_state[k], again.decoder_state[k]) for k in full.decoder_state)
+    nopts = FitOptions(epochs=12, checkpoint_seconds=1e9, quant_noise=1.0)  # noisy weights: another fit, exact resume
+    noisy = fit(v.planes, cfg, nopts, progress=False)
+    assert not all(torch.equal(full.decoder_state[k], noisy.decoder_state[k]) for k in full.decoder_state)
+    with pytest.raises(KeyboardInterrupt):
+        fit(v.planes, cfg, nopts, workdir=tmp_path / "noise", progress=False, on_step=stop)
+    again = fit(v.planes, cfg, nopts, workdir=tmp_path / "noise", progress=False)
+    assert all(torch.equal(noisy.decoder_state[k], again.decoder_state[k]) for k in full.decoder_state)
     other = FitOptions(epochs=12, checkpoint_seconds=1e9, lr=1e-3)  # another job: the checkpoint is ignored
     assert fit(v.planes, cfg, other, workdir=tmp_path, progress=False).resumed_from == 0
     assert isinstance(decoder_module(full.model), torch.nn.Module)
