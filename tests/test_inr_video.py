@@ -409,3 +409,10 @@ def test_bench_resumes_a_half_done_fit(tmp_path, monkeypatch):
     assert seen == [target, 80] and not target.exists()  # resumed at its last step (4 frames x 20)
     kept = (tmp_path / "sweep" / "traces" / f"{target.name}.csv").read_text().splitlines()
     assert kept[0].startswith("attempt,step") and kept[-1].split(",")[:2] == [kept[-1][0], "80"]
+
+
+def test_schedule_options_reach_the_fit_and_are_checked():
+    codec = get("hnerv", prune_at="0.6", qat_at="0.7")
+    assert (codec.fit_options.prune_at, codec.fit_options.qat_at) == (0.6, 0.7)
+    with pytest.raises(Exception, match="prune_at <= qat_at"):
+        get("hnerv", prune_at="0.9", qat_at="0.7")

@@ -35,7 +35,7 @@ from ncodec.media import Video
 
 WEIGHTS_CHUNK, EMBED_CHUNK = "weights", "embeddings"
 _FIT_KEYS = {"epochs": int, "batch": int, "lr": float, "prune": float, "rate_lambda": float, "seed": int,
-             "reseeds": int, "collapse_db": float, "grad_clip": float, "quant_noise": float,
+             "reseeds": int, "collapse_db": float, "grad_clip": float, "quant_noise": float, "prune_at": float, "qat_at": float,
              "checkpoint_seconds": float}
 
 

@@ -64,10 +64,9 @@ class LearnedImageModel(nn.Module):
             shapes["z"] = [1, self.N, height // 64, width // 64]
         return shapes
 
-    @staticmethod
-    def _q(q, batch: int) -> torch.Tensor:
-        """Quality as a per-image tensor."""
-        q = torch.as_tensor(q, dtype=torch.float32)
+    def _q(self, q, batch: int) -> torch.Tensor:
+        """Quality as a per-image tensor on the model's device."""
+        q = torch.as_tensor(q, dtype=torch.float32, device=next(self.parameters()).device)
         return q.expand(batch) if q.dim() == 0 else q
 
     def aux_loss(self) -> torch.Tensor:
