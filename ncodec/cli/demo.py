@@ -1,4 +1,5 @@
-"""``make demo``: encode and decode the bundled samples with one classical codec per medium."""
+"""``make demo``: encode and decode the bundled samples with one classical codec per medium,
+plus every learned image codec whose weights ship in ``ncodec/weights/``."""
 
 from __future__ import annotations
 
@@ -14,11 +15,22 @@ DEMO_RUNS = (("image", "jpeg", 75.0), ("image", "avif", 60.0), ("video", "h264",
 
 
 DEMO_SWEEP = ("jpeg", "webp", "jpeg2000", "avif")
+LEARNED_IMAGE = ("checkerboard", "mean-scale-hyperprior", "scale-hyperprior", "factorized")
+
+
+def shipped_learned_image_codecs() -> tuple[str, ...]:
+    """The learned image codecs whose default weights file is present."""
+    from ncodec.codecs.image.codec import WEIGHTS_DIR
+
+    return tuple(a for a in LEARNED_IMAGE if (WEIGHTS_DIR / f"{a}.safetensors").is_file())
 
 
 def run_demo(out_dir: Path = Path("demo_out")) -> list[dict]:
     rows = []
-    for kind, name, quality in DEMO_RUNS:
+    learned = shipped_learned_image_codecs()
+    if not learned:
+        print("learned image codecs: no shipped weights in ncodec/weights/ yet (see its README.md)")
+    for kind, name, quality in DEMO_RUNS + tuple(("image", a, 0.5) for a in learned):
         media = load_sample(kind)
         codec = get(name)
         t = time.perf_counter()
@@ -34,15 +46,15 @@ def run_demo(out_dir: Path = Path("demo_out")) -> list[dict]:
         q = codec.check_quality(quality)
         rows.append({"medium": kind, "codec": name, "quality": q, "bytes": len(data), "rate": rate,
                      "distortion": dist, "encode_s": t_enc, "decode_s": t_dec})
-    print(f"{'medium':<7} {'codec':<6} {'q':>5} {'bytes':>9} {'rate':>15} {'distortion':>18} {'enc s':>6} {'dec s':>6}")
+    print(f"{'medium':<7} {'codec':<12} {'q':>5} {'bytes':>9} {'rate':>15} {'distortion':>18} {'enc s':>6} {'dec s':>6}")
     for r in rows:
-        print(f"{r['medium']:<7} {r['codec']:<6} {r['quality']:>5g} {r['bytes']:>9,} {r['rate']:>15} "
+        print(f"{r['medium']:<7} {r['codec']:<12} {r['quality']:>5g} {r['bytes']:>9,} {r['rate']:>15} "
               f"{r['distortion']:>18} {r['encode_s']:>6.2f} {r['decode_s']:>6.2f}")
-    rd_sweep(out_dir)
+    rd_sweep(out_dir, DEMO_SWEEP + learned)
     return rows
 
 
-def rd_sweep(out_dir: Path) -> None:
+def rd_sweep(out_dir: Path, codecs: tuple[str, ...] = DEMO_SWEEP) -> None:
     """A small RD sweep of the image codecs on the bundled image, with report and plot."""
     from ncodec.datasets.collection import LoadOptions, list_media
     from ncodec.datasets.samples import sample_path
@@ -52,10 +64,10 @@ def rd_sweep(out_dir: Path) -> None:
 
     dataset = list_media([sample_path("image")], "image")
     probe = [load_sample("image")]
-    specs = [CodecSpec(n) for n in DEMO_SWEEP]
+    specs = [CodecSpec(n) for n in codecs]
     qualities = {s.label: auto_qualities(s.make(), probe, points=5) for s in specs}
     plan = SweepPlan(dataset, specs, qualities, ["psnr", "ms-ssim"], LoadOptions())
-    print(f"\nRD sweep of {', '.join(DEMO_SWEEP)} on the bundled image ...")
+    print(f"\nRD sweep of {', '.join(codecs)} on the bundled image ...")
     run_sweep(plan, out_dir, progress=False)
     cfg = out_dir / "config.json"
     import json
