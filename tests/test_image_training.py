@@ -144,3 +144,39 @@ def test_fine_tune_from_a_base_with_frozen_transforms_and_ship_only_the_differen
     # resuming with another --freeze is refused
     assert main(args + ["--freeze", "g_a"]) == 1
     assert "freeze" in capsys.readouterr().err
+
+
+def test_fp16_weights_leave_the_architecture_constants_alone(train_dir, tmp_path):
+    """GDN's pedestal (1.5e-11) and the likelihood bound (1e-9) flush to zero in fp16; a zero bound
+    made fine-tunes from fp16 weights diverge to NaN. Weights files leave such constants out."""
+    import math
+
+    import torch
+
+    from ncodec.cli.main import main
+    from ncodec.codecs.image.base import is_constant_buffer
+    from ncodec.codecs.image.codec import load_model
+    from ncodec.codecs.image.registry import build_model
+    from ncodec.codecs.image.training import init_from
+
+    assert main(_args(train_dir, tmp_path / "run", 2) + ["--snapshot-every", "2"]) == 0
+    w = tmp_path / "w.safetensors"
+    assert main(["train", "export", str(tmp_path / "run"), str(w), "--fp16"]) == 0
+    fresh = build_model("mean-scale-hyperprior", N=16, M=24).state_dict()
+    for f in (w, tmp_path / "run" / "snapshots" / "step-0000002.safetensors"):
+        tensors, _ = load_weights(f)
+        assert not [k for k in tensors if is_constant_buffer(k)]
+        loaded = load_model("mean-scale-hyperprior", f).state_dict()
+        consts = [k for k in fresh if is_constant_buffer(k) and fresh[k].numel()]
+        assert any(k.endswith("likelihood_lower_bound.bound") for k in consts)
+        assert any(k.endswith(".pedestal") for k in consts)
+        assert all(torch.equal(loaded[k], fresh[k]) for k in consts)
+    other = build_model("scale-hyperprior", N=16, M=24)
+    init_from(other, w)
+    assert float(other.z_prior.bottleneck.likelihood_lower_bound.bound) == pytest.approx(1e-9)
+    args = _args(train_dir, tmp_path / "ft", 3)
+    args[args.index("mean-scale-hyperprior")] = "scale-hyperprior"
+    assert main(args + ["--init", str(w), "--freeze", "g_a,g_s,gain"]) == 0
+    with open(tmp_path / "ft" / "log.csv") as fh:
+        rows = list(csv.DictReader(fh))
+    assert rows and all(math.isfinite(float(r["loss"])) for r in rows)

@@ -19,7 +19,7 @@ import torch
 
 from ncodec.checkpoint import load_weights, weights_sha256
 from ncodec.codecs.base import Codec
-from ncodec.codecs.image.base import LearnedImageModel, pad_to
+from ncodec.codecs.image.base import LearnedImageModel, is_constant_buffer, pad_to
 from ncodec.codecs.image.registry import build_model
 from ncodec.container import Container
 from ncodec.entropy import CODERS
@@ -47,8 +47,9 @@ def load_model(arch: str, path: Path) -> LearnedImageModel:
     if cfg.get("arch", arch) != arch:
         raise NcodecError(f"{path} holds a {cfg.get('arch')} model, not {arch}")
     model = build_model(arch, **{k: v for k, v in cfg.items() if k != "arch"})
-    missing, unexpected = model.load_state_dict(tensors, strict=False)
-    missing = [k for k in missing if not k.endswith(("_offset", "_quantized_cdf", "_cdf_length"))]
+    missing, unexpected = model.load_state_dict(
+        {k: v for k, v in tensors.items() if not is_constant_buffer(k)}, strict=False)
+    missing = [k for k in missing if not is_constant_buffer(k)]
     if missing or unexpected:
         raise NcodecError(f"{path} does not fit {arch}: missing {missing[:3]}, unexpected {unexpected[:3]}")
     return model.eval()

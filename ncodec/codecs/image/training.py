@@ -38,6 +38,7 @@ from tqdm import tqdm
 
 from ncodec.checkpoint import load_checkpoint, save_checkpoint
 from ncodec.devices import pick_device
+from ncodec.codecs.image.base import learned_state
 from ncodec.codecs.image.registry import build_model
 from ncodec.codecs.image.training_data import CropSampler, centre_crops, image_files, load_images
 from ncodec.errors import NcodecError
@@ -90,7 +91,7 @@ def init_from(model: torch.nn.Module, source: Path) -> int:
         tensors = {k[len("model."):]: v for k, v in tensors.items() if k.startswith("model.")}
     else:
         tensors, _ = load_weights(source)
-    own = model.state_dict()
+    own = learned_state(model)
     take = {k: v for k, v in tensors.items() if k in own and own[k].shape == v.shape}
     if not take:
         raise NcodecError(f"{source} has no tensor that fits a {getattr(model, 'arch', 'model')}")
@@ -296,7 +297,7 @@ def _snapshot(model, run_dir: Path, step: int, seconds: float) -> None:
 
     path = run_dir / "snapshots" / f"step-{step:07d}.safetensors"
     path.parent.mkdir(exist_ok=True)
-    save_weights(model.state_dict(), path, {"config": model.config(),
+    save_weights(learned_state(model), path, {"config": model.config(),
                                             "provenance": {"step": step, "hours": round(seconds / 3600, 4)}},
                  dtype=torch.float16)
 
@@ -328,7 +329,7 @@ def export_weights(run_dir: Path, out: Path, dtype: Optional[torch.dtype] = None
 
         if Path(base).resolve().parent != Path(out).resolve().parent:
             raise NcodecError(f"the base file must sit in the output's directory ({Path(out).parent})")
-        info["shared_with_base"] = len(save_weights_on_base(model.state_dict(), Path(out), Path(base), info, dtype))
+        info["shared_with_base"] = len(save_weights_on_base(learned_state(model), Path(out), Path(base), info, dtype))
     else:
-        save_weights(model.state_dict(), Path(out), info, dtype=dtype)
+        save_weights(learned_state(model), Path(out), info, dtype=dtype)
     return info
