@@ -70,6 +70,9 @@ def main() -> None:
     ap.add_argument("--limit", type=int, default=24)
     ap.add_argument("--threads", type=int, default=1)
     ap.add_argument("--plot", type=Path, default=None)
+    ap.add_argument("--fit-until", type=int, default=None, metavar="STEP",
+                    help="fit the log curve to snapshots up to STEP only (e.g. before a learning-rate decay "
+                         "or a change of thread count); later ones are drawn apart")
     args = ap.parse_args()
     torch.set_num_threads(args.threads)
     files = sorted(p for p in args.kodak.iterdir() if p.suffix.lower() == ".png")[: args.limit]
@@ -98,13 +101,16 @@ def main() -> None:
         gaps = " | ".join(f"{p - anchors[c]:+.2f} dB" for c in ("jpeg", "webp", "jpeg2000", "avif"))
         print(f"| {step} | {hours:.2f} | {p:.2f} | {gaps} |")
     print("anchors: " + ", ".join(f"{c} {v:.2f} dB" for c, v in anchors.items()))
-    good = [(h, p) for _, h, p, _ in rows if h and h > 0 and math.isfinite(p)]
+    fitted = [r for r in rows if args.fit_until is None or (r[0] is not None and r[0] <= args.fit_until)]
+    later = [r for r in rows if r not in fitted]
+    good = [(h, p) for _, h, p, _ in fitted if h and h > 0 and math.isfinite(p)]
     if len(good) >= 3:
         hh, pp = np.log([g[0] for g in good]), np.array([g[1] for g in good])
         b, a = np.polyfit(hh, pp, 1)
         if b > 0:
             need = math.exp((anchors["avif"] - a) / b)
-            print(f"fit PSNR = {a:.2f} + {b:.2f} ln(hours): AVIF's {anchors['avif']:.2f} dB at about {need:.0f} h")
+            print(f"fit over {len(good)} snapshots PSNR = {a:.2f} + {b:.2f} ln(hours): "
+                  f"AVIF's {anchors['avif']:.2f} dB at about {need:.0f} h")
     if args.plot and rows:
         import matplotlib
 
@@ -112,7 +118,10 @@ def main() -> None:
         import matplotlib.pyplot as plt
 
         fig, ax = plt.subplots(figsize=(6.4, 4.2))
-        ax.plot([r[1] for r in rows], [r[2] for r in rows], "o-", label="checkerboard (training)")
+        ax.plot([r[1] for r in fitted], [r[2] for r in fitted], "o-", label="checkerboard (training)")
+        if later and fitted:
+            ax.plot([fitted[-1][1]] + [r[1] for r in later], [fitted[-1][2]] + [r[2] for r in later], "s--", color="C0",
+                    label=f"after step {args.fit_until:,}")
         for c, v in anchors.items():
             ax.axhline(v, ls="--", lw=1, color={"jpeg": "C3", "webp": "C2", "jpeg2000": "C4", "avif": "C1"}[c], label=c)
         ax.set_xlabel("hours of training (one CPU core)")
