@@ -35,8 +35,8 @@ from ncodec.media import Video
 
 WEIGHTS_CHUNK, EMBED_CHUNK = "weights", "embeddings"
 _FIT_KEYS = {"epochs": int, "batch": int, "lr": float, "prune": float, "rate_lambda": float, "seed": int,
-             "reseeds": int, "collapse_db": float, "grad_clip": float, "quant_noise": float, "prune_at": float, "qat_at": float,
-             "checkpoint_seconds": float}
+             "reseeds": int, "collapse_db": float, "grad_clip": float, "quant_noise": float, "prune_at": float,
+             "qat_at": float, "checkpoint_seconds": float}
 
 
 def _as_bool(v: Any) -> bool:
@@ -96,7 +96,8 @@ class _INRVideoCodec(Codec):
     def settings(self) -> dict[str, Any]:
         o = self.fit_options
         return {"arch": self.arch, "block": self.block, "epochs": o.epochs, "batch": o.batch, "lr": o.lr,
-                "prune": o.prune, "rate_lambda": o.rate_lambda, "reseeds": o.reseeds, "weight_bits": self.weight_bits,
+                "prune": o.prune, "prune_at": o.prune_at, "qat_at": o.qat_at, "rate_lambda": o.rate_lambda,
+                "grad_clip": o.grad_clip, "quant_noise": o.quant_noise, "reseeds": o.reseeds, "weight_bits": self.weight_bits,
                 "embed_bits": self.embed_bits, "embed_share": self.embed_share, "weight_quant": self.weight_quant,
                 "prior": "zero-inflated Laplace per tensor / embedding channel"}
 
