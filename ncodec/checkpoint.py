@@ -28,6 +28,7 @@ import torch
 from safetensors import safe_open
 from safetensors.torch import save_file
 
+from ncodec.atomic import publish
 from ncodec.errors import NcodecError
 
 MAX_CHECKPOINT_BYTES = 4 << 30
@@ -39,7 +40,7 @@ def _atomic_save(tensors: dict[str, torch.Tensor], metadata: dict[str, str], pat
     os.close(fd)
     try:
         save_file({k: v.detach().contiguous().cpu() for k, v in tensors.items()}, tmp, metadata=metadata)
-        os.replace(tmp, path)
+        publish(tmp, path)
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
         raise

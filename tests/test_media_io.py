@@ -425,3 +425,19 @@ def test_shared_media_read():
     assert a.channels == 4 and a.sample_rate == 16000
     m = read_audio(mp3, sample_rate=16000, mono=True)
     assert m.channels == 1 and m.sample_rate == 16000
+
+
+def test_streams_and_weights_files_get_normal_permissions(tmp_path):
+    """Files published through a 0600 temporary (CLI streams, weights, checkpoints) end up as the
+    umask says, like any other new file."""
+    import torch
+
+    from ncodec.checkpoint import save_weights
+    from ncodec.cli.files import write_bytes_atomic
+
+    write_bytes_atomic(tmp_path / "s.ncd", b"abc")
+    save_weights({"w": torch.zeros(2)}, tmp_path / "w.safetensors")
+    umask = os.umask(0)
+    os.umask(umask)
+    for name in ("s.ncd", "w.safetensors"):
+        assert os.stat(tmp_path / name).st_mode & 0o777 == 0o666 & ~umask

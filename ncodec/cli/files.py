@@ -6,6 +6,7 @@ import os
 import tempfile
 from pathlib import Path
 
+from ncodec.atomic import publish
 from ncodec.errors import NcodecError
 
 
@@ -30,7 +31,7 @@ def write_bytes_atomic(path: Path, data: bytes) -> None:
             f.write(data)
             f.flush()
             os.fsync(f.fileno())
-        os.replace(tmp, path)
+        publish(tmp, path)
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
         raise

@@ -29,6 +29,7 @@ from typing import Any, Callable, Iterator, Optional, Union
 
 import numpy as np
 
+from ncodec.atomic import publish
 from ncodec.errors import MediaError
 from ncodec.media import MAX_CHANNELS, MAX_ELEMENTS, MAX_FRAMES, MAX_PIXELS, Audio, Image, Media, Video
 
@@ -95,10 +96,7 @@ def _atomic_output(path: PathLike) -> Iterator[str]:
     os.close(fd)
     try:
         yield tmp
-        mask = os.umask(0)
-        os.umask(mask)
-        os.chmod(tmp, 0o666 & ~mask)  # mkstemp creates 0600; give the usual permissions
-        os.replace(tmp, dest)
+        publish(tmp, dest)
     except BaseException:
         with contextlib.suppress(OSError):
             os.unlink(tmp)
