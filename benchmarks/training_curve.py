@@ -73,6 +73,7 @@ def main() -> None:
     ap.add_argument("--fit-until", type=int, default=None, metavar="STEP",
                     help="fit the log curve to snapshots up to STEP only (e.g. before a learning-rate decay "
                          "or a change of thread count); later ones are drawn apart")
+    ap.add_argument("--later-label", default=None, help="legend for the snapshots after --fit-until")
     args = ap.parse_args()
     torch.set_num_threads(args.threads)
     files = sorted(p for p in args.kodak.iterdir() if p.suffix.lower() == ".png")[: args.limit]
@@ -121,10 +122,10 @@ def main() -> None:
         ax.plot([r[1] for r in fitted], [r[2] for r in fitted], "o-", label="checkerboard (training)")
         if later and fitted:
             ax.plot([fitted[-1][1]] + [r[1] for r in later], [fitted[-1][2]] + [r[2] for r in later], "s--", color="C0",
-                    label=f"after step {args.fit_until:,}")
+                    label=args.later_label or f"after step {args.fit_until:,}")
         for c, v in anchors.items():
             ax.axhline(v, ls="--", lw=1, color={"jpeg": "C3", "webp": "C2", "jpeg2000": "C4", "avif": "C1"}[c], label=c)
-        ax.set_xlabel("hours of training (one CPU core)")
+        ax.set_xlabel("hours of training (wall clock, this 2-core CPU)")
         ax.set_ylabel(f"Kodak PSNR at {args.bpp} bpp (dB)")
         ax.grid(alpha=0.3)
         ax.legend(fontsize=8)

@@ -208,3 +208,33 @@ def test_latent_refinement_lowers_the_real_rd_loss_and_decodes_unchanged(arch, c
     assert refined <= base * 1.01
     assert Container.from_bytes(data).params["refine_steps"] == 8
     assert cls(weights=w).decode(data).pixels.shape == img.pixels.shape  # plain decoder reads it
+
+
+# ---------------------------------------------------------------------- shipped weights
+#: per shipped weights file: its SHA-256 (changing the weights must update this table and the
+#: provenance in ncodec/weights/README.md), then (bytes, PSNR) of the bundled sample image at
+#: q = 0, 0.5, 1. Sizes may move by 1 % + 16 bytes and PSNR by 0.02 dB across CPUs (float
+#: transforms); anything more is a change of the coding path.
+SHIPPED = {
+    "checkerboard": ("d57b6ead9a01406f2a55df926f57d52148da33967a961ea9c37920560a1620d8",
+                     ((2343, 28.0963), (5913, 32.9427), (11587, 36.3515))),
+}
+
+
+@pytest.mark.parametrize("arch", sorted(SHIPPED))
+def test_shipped_weights_and_their_reference_points(arch):
+    import hashlib
+
+    from ncodec.codecs import get
+    from ncodec.codecs.image.codec import WEIGHTS_DIR
+    from ncodec.datasets.samples import load_sample
+    from ncodec.eval.metrics import quality_summary
+
+    sha, points = SHIPPED[arch]
+    assert hashlib.sha256((WEIGHTS_DIR / f"{arch}.safetensors").read_bytes()).hexdigest() == sha
+    codec, img = get(arch), load_sample("image")
+    for q, (nbytes, psnr) in zip((0.0, 0.5, 1.0), points):
+        data = codec.encode(img, q)
+        s = quality_summary(img, codec.decode(data), len(data))
+        assert abs(len(data) - nbytes) <= 0.01 * nbytes + 16, (q, len(data))
+        assert abs(s["psnr"] - psnr) < 0.02, (q, s["psnr"])
