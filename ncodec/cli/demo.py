@@ -15,14 +15,15 @@ DEMO_RUNS = (("image", "jpeg", 75.0), ("image", "avif", 60.0), ("video", "h264",
 
 
 DEMO_SWEEP = ("jpeg", "webp", "jpeg2000", "avif")
-LEARNED_IMAGE = ("checkerboard", "mean-scale-hyperprior", "scale-hyperprior", "factorized")
+LEARNED_IMAGE = ("checkerboard", "mean-scale", "hyperprior", "factorized")
 
 
 def shipped_learned_image_codecs() -> tuple[str, ...]:
-    """The learned image codecs whose default weights file is present."""
+    """The learned image codecs (registry names) whose default weights file is present."""
+    from ncodec.codecs import get
     from ncodec.codecs.image.codec import WEIGHTS_DIR
 
-    return tuple(a for a in LEARNED_IMAGE if (WEIGHTS_DIR / f"{a}.safetensors").is_file())
+    return tuple(n for n in LEARNED_IMAGE if (WEIGHTS_DIR / f"{get(n).arch}.safetensors").is_file())
 
 
 def run_demo(out_dir: Path = Path("demo_out")) -> list[dict]:
