@@ -218,11 +218,15 @@ def test_latent_refinement_lowers_the_real_rd_loss_and_decodes_unchanged(arch, c
 SHIPPED = {
     "checkerboard": ("d57b6ead9a01406f2a55df926f57d52148da33967a961ea9c37920560a1620d8",
                      ((2343, 28.0963), (5913, 32.9427), (11587, 36.3515))),
+    "hyperprior": ("ad633609998cbe4bbab789d097163414b678b9e1ad654d079604591be2a57a5d",
+                   ((2702, 28.0382), (6747, 32.8475), (12924, 36.3392))),
+    "mean-scale": ("600d3e05339df9291c21aacef7e0fef9be12e3f0346a80045a072d35908822dd",
+                   ((2691, 28.1150), (6605, 32.9155), (12733, 36.3119))),
 }
 
 
-@pytest.mark.parametrize("arch", sorted(SHIPPED))
-def test_shipped_weights_and_their_reference_points(arch):
+@pytest.mark.parametrize("name", sorted(SHIPPED))
+def test_shipped_weights_and_their_reference_points(name):
     import hashlib
 
     from ncodec.codecs import get
@@ -230,11 +234,18 @@ def test_shipped_weights_and_their_reference_points(arch):
     from ncodec.datasets.samples import load_sample
     from ncodec.eval.metrics import quality_summary
 
-    sha, points = SHIPPED[arch]
-    assert hashlib.sha256((WEIGHTS_DIR / f"{arch}.safetensors").read_bytes()).hexdigest() == sha
-    codec, img = get(arch), load_sample("image")
+    sha, points = SHIPPED[name]
+    codec, img = get(name), load_sample("image")
+    assert hashlib.sha256((WEIGHTS_DIR / f"{codec.arch}.safetensors").read_bytes()).hexdigest() == sha
     for q, (nbytes, psnr) in zip((0.0, 0.5, 1.0), points):
         data = codec.encode(img, q)
         s = quality_summary(img, codec.decode(data), len(data))
         assert abs(len(data) - nbytes) <= 0.01 * nbytes + 16, (q, len(data))
         assert abs(s["psnr"] - psnr) < 0.02, (q, s["psnr"])
+
+
+def test_shipped_weights_stay_under_40_mb_together():
+    from ncodec.codecs.image.codec import WEIGHTS_DIR
+
+    files = list(WEIGHTS_DIR.glob("*.safetensors"))
+    assert files and sum(f.stat().st_size for f in files) < 40e6
