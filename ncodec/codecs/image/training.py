@@ -37,10 +37,10 @@ import torch.distributed as dist
 from tqdm import tqdm
 
 from ncodec.checkpoint import load_checkpoint, save_checkpoint
-from ncodec.devices import pick_device
 from ncodec.codecs.image.base import learned_state
 from ncodec.codecs.image.registry import build_model
 from ncodec.codecs.image.training_data import CropSampler, centre_crops, image_files, load_images
+from ncodec.devices import pick_device
 from ncodec.errors import NcodecError
 
 VAL_QUALITIES = (0.0, 0.5, 1.0)
