@@ -218,6 +218,8 @@ def test_latent_refinement_lowers_the_real_rd_loss_and_decodes_unchanged(arch, c
 SHIPPED = {
     "checkerboard": ("d57b6ead9a01406f2a55df926f57d52148da33967a961ea9c37920560a1620d8",
                      ((2343, 28.0963), (5913, 32.9427), (11587, 36.3515))),
+    "factorized": ("52e2cfa0134adc04cf7c7b698c622a0191e9fe6f391bc95a01b245423b765817",
+                   ((4728, 28.1128), (7124, 32.8995), (14147, 36.3499))),
     "hyperprior": ("ad633609998cbe4bbab789d097163414b678b9e1ad654d079604591be2a57a5d",
                    ((2702, 28.0382), (6747, 32.8475), (12924, 36.3392))),
     "mean-scale": ("600d3e05339df9291c21aacef7e0fef9be12e3f0346a80045a072d35908822dd",
