@@ -17,7 +17,7 @@ from typing import Optional
 
 import torch
 
-from ncodec.codecs.image.base import LearnedImageModel
+from ncodec.codecs.image.base import LearnedImageModel, is_constant_buffer
 from ncodec.codecs.image.registry import build_model
 from ncodec.errors import NcodecError
 
@@ -65,7 +65,7 @@ def load_compressai_checkpoint(arch: str, path: Path, state: Optional[dict] = No
         model.gain.log_gain.zero_()
         model.gain.log_inv_gain.zero_()
     missing, unexpected = model.load_state_dict(mapped, strict=False)
-    missing = [k for k in missing if not k.startswith("gain.") and k.rsplit(".", 1)[-1] not in _DERIVED]
+    missing = [k for k in missing if not k.startswith("gain.") and not is_constant_buffer(k)]
     if missing or unexpected:
         raise NcodecError(f"{path} does not fit {arch} (N={n}, M={m}): missing {missing[:4]}, "
                           f"unexpected {unexpected[:4]}")
