@@ -75,7 +75,7 @@ def main() -> None:
     if KODIM.exists():
         from PIL import Image as P
 
-        px = np.asarray(P.open(KODIM).convert("RGB"))
+        px = np.array(P.open(KODIM).convert("RGB"))
         src = "kodim23"
     else:
         y, x = np.mgrid[0:512, 0:768]

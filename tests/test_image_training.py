@@ -42,6 +42,23 @@ def test_refuses_kodak(tmp_path, capsys):
     assert "Kodak is the test set" in capsys.readouterr().err
 
 
+def test_quality_sampling_leans_to_high_rates_and_refuses_a_bad_power(train_dir, tmp_path, capsys):
+    import torch
+
+    from ncodec.cli.main import main
+    from ncodec.codecs.image.training import sample_qualities
+
+    torch.manual_seed(0)
+    uniform, high = sample_qualities(20_000, 1.0), sample_qualities(20_000, 0.5)
+    assert 0.0 <= float(high.min()) and float(high.max()) <= 1.0
+    assert abs(float(uniform.mean()) - 0.5) < 0.01
+    assert abs(float(high.mean()) - 2 / 3) < 0.01  # E[u^p] = 1 / (1 + p)
+    assert abs(float((high > 0.5).float().mean()) - 0.75) < 0.01  # P(u^0.5 > 0.5) = 1 - 0.25
+    assert main(_args(train_dir, tmp_path / "run", 1) + ["--q-power", "0"]) == 1
+    assert "q power must be positive" in capsys.readouterr().err
+    assert not (tmp_path / "run").exists()
+
+
 def test_torchrun_two_processes_then_resume(train_dir, tmp_path):
     torchrun = shutil.which("torchrun", path=str(Path(sys.executable).parent)) or shutil.which("torchrun")
     if torchrun is None:

@@ -15,11 +15,11 @@ import sys
 import threading
 import time
 import traceback
-import warnings
 from pathlib import Path
 from typing import Optional, Sequence
 
 from ncodec.errors import NcodecError
+from ncodec.quiet import silence_known_warnings
 
 EXIT_ERROR = 1
 EXIT_USAGE = 2
@@ -232,9 +232,7 @@ _COMMANDS = {"train": _train, "encode": _encode, "decode": _decode, "info": _inf
 
 
 def main(argv: Optional[Sequence[str]] = None) -> int:
-    # compressai (imported by the learned codecs) still decorates with torch.jit.script, which
-    # torch 2.14 deprecates with a FutureWarning on every run: noise for CLI users, not theirs to fix
-    warnings.filterwarnings("ignore", message=r".*torch\.jit\.script.*deprecated", category=FutureWarning)
+    silence_known_warnings()
     args = _parser().parse_args(None if argv is None else [str(a) for a in argv])
     previous = None
     if threading.current_thread() is threading.main_thread():

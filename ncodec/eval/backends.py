@@ -14,6 +14,7 @@ from typing import Any, Callable, Sequence
 from tqdm import tqdm
 
 from ncodec.errors import NcodecError
+from ncodec.quiet import silence_known_warnings
 
 BACKENDS = ("local", "ray")
 
@@ -38,7 +39,7 @@ def execute(fn: Callable[[Any], list[dict]], work: Sequence[Any], sink: Callable
                 bar.update(1)
     else:
         ctx = multiprocessing.get_context("spawn")  # no forked torch/FFmpeg thread state
-        with ProcessPoolExecutor(max_workers=jobs, mp_context=ctx) as pool, _bar(len(work), progress) as bar:
+        with ProcessPoolExecutor(max_workers=jobs, mp_context=ctx, initializer=silence_known_warnings) as pool, _bar(len(work), progress) as bar:
             pending = {pool.submit(fn, w) for w in work}
             while pending:
                 finished, pending = wait(pending, return_when=FIRST_COMPLETED)

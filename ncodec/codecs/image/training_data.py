@@ -82,5 +82,5 @@ def centre_crops(images: list[np.ndarray], size: int) -> torch.Tensor:
         h, w = im.shape[:2]
         s = min(size, h, w) // 64 * 64
         y, x = (h - s) // 2, (w - s) // 2
-        crops.append(torch.from_numpy(np.ascontiguousarray(im[y:y + s, x:x + s])).permute(2, 0, 1).float() / 255.0)
+        crops.append(torch.from_numpy(np.array(im[y:y + s, x:x + s])).permute(2, 0, 1).float() / 255.0)
     return crops
