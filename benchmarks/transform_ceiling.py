@@ -1,0 +1,72 @@
+"""How much of a learned image codec's distortion is quantization, and how much its transforms.
+
+For each quality, every image goes through the analysis and synthesis transforms twice: once
+with the latents rounded (what the codec decodes, up to the entropy model's mean offset) and once
+unquantized, ``x' = g_s(g_a(x) gain(q) inverse_gain(q))``. The unquantized PSNR is the ceiling
+no entropy model or rate can lift: when it sits close to the coded PSNR at the top quality, the
+transforms, not the bits, cap the RD curve there::
+
+    .venv/bin/python benchmarks/transform_ceiling.py ncodec/weights/checkerboard.safetensors \\
+        --images ../shared/data/images/kodak --qualities 0,0.5,1
+"""
+
+from __future__ import annotations
+
+import argparse
+import statistics
+from pathlib import Path
+
+import numpy as np
+import torch
+from PIL import Image
+
+
+def psnr(a: torch.Tensor, b: torch.Tensor) -> float:
+    return float(-10 * torch.log10(((a - b) ** 2).mean()))
+
+
+def main() -> None:
+    from ncodec.codecs.image.codec import load_model
+    from ncodec.datasets.collection import EXTENSIONS
+    from ncodec.quiet import silence_known_warnings
+
+    silence_known_warnings()
+    ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    ap.add_argument("weights", nargs="+", type=Path, help="ncodec weights files (the codec's architecture is read from each)")
+    ap.add_argument("--arch", default="checkerboard")
+    ap.add_argument("--images", type=Path, required=True)
+    ap.add_argument("--qualities", default="0,0.5,1")
+    ap.add_argument("--limit", type=int, default=0)
+    ap.add_argument("--threads", type=int, default=1)
+    args = ap.parse_args()
+    torch.set_num_threads(args.threads)
+    files = sorted(p for p in args.images.iterdir() if p.suffix.lower() in EXTENSIONS["image"])
+    files = files[: args.limit] if args.limit else files
+    qualities = [float(q) for q in args.qualities.split(",")]
+    print(f"{len(files)} images from {args.images}; mean PSNR-RGB (dB) over the images")
+    print("| weights | q | rounded latents | unquantized | gap |")
+    print("|---|---:|---:|---:|---:|")
+    for w in args.weights:
+        model = load_model(args.arch, w)
+        rows = {q: ([], []) for q in qualities}
+        for f in files:
+            px = np.array(Image.open(f).convert("RGB"))
+            x = torch.from_numpy(px).permute(2, 0, 1)[None].float() / 255
+            h, w_ = x.shape[-2:]
+            ph, pw = (-h) % 64, (-w_) % 64
+            xp = torch.nn.functional.pad(x, (0, pw, 0, ph), mode="replicate")
+            with torch.no_grad():
+                for q in qualities:
+                    qv = torch.tensor([q])
+                    y = model.g_a(xp) * model.gain.gain(qv)
+                    inv = model.gain.inverse_gain(qv)
+                    for k, lat in enumerate((torch.round(y), y)):
+                        xr = model.g_s(lat * inv).clamp(0, 1)[..., :h, :w_]
+                        rows[q][k].append(psnr(xr, x))
+        for q in qualities:
+            r, u = statistics.mean(rows[q][0]), statistics.mean(rows[q][1])
+            print(f"| {w.name} | {q:g} | {r:.2f} | {u:.2f} | {u - r:.2f} |")
+
+
+if __name__ == "__main__":
+    main()
