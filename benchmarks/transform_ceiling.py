@@ -16,9 +16,7 @@ import argparse
 import statistics
 from pathlib import Path
 
-import numpy as np
 import torch
-from PIL import Image
 
 
 def psnr(a: torch.Tensor, b: torch.Tensor) -> float:
@@ -28,6 +26,7 @@ def psnr(a: torch.Tensor, b: torch.Tensor) -> float:
 def main() -> None:
     from ncodec.codecs.image.codec import load_model
     from ncodec.datasets.collection import EXTENSIONS
+    from ncodec.datasets.io import read_image
     from ncodec.quiet import silence_known_warnings
 
     silence_known_warnings()
@@ -50,8 +49,7 @@ def main() -> None:
         model = load_model(args.arch, w)
         rows = {q: ([], []) for q in qualities}
         for f in files:
-            px = np.array(Image.open(f).convert("RGB"))
-            x = torch.from_numpy(px).permute(2, 0, 1)[None].float() / 255
+            x = torch.tensor(read_image(f).pixels).permute(2, 0, 1)[None].float() / 255
             h, w_ = x.shape[-2:]
             ph, pw = (-h) % 64, (-w_) % 64
             xp = torch.nn.functional.pad(x, (0, pw, 0, ph), mode="replicate")
