@@ -103,3 +103,22 @@ def test_flac_is_exact_and_lossy_codecs_are_finite_in_the_harness():
         m = measure(audio, codec.decode(data), len(data), ["snr", "si-sdr", "mel", "stoi"])
         assert all(math.isfinite(m[k]) for k in ("snr", "si-sdr", "mel", "stoi")), (name, m)
         assert m["si-sdr"] > 0 and m["mel"] > 0
+
+
+def test_video_psnr_caps_exact_frames_instead_of_going_infinite():
+    """A black lead-in coded exactly must not turn a clip's mean PSNR into inf (libvmaf's cap)."""
+    from ncodec.eval.metrics import FRAME_PSNR_CAP, video_psnr
+    from ncodec.media import Video
+
+    rng = np.random.default_rng(0)
+    y = rng.integers(0, 256, (3, 16, 16), dtype=np.uint8)
+    y[0] = 0  # frame 0 is black and will be reproduced exactly
+    u = np.full((3, 8, 8), 128, np.uint8)
+    ref = Video.from_yuv420(y, u, u.copy(), 25)
+    y2 = y.copy()
+    y2[1:] ^= 1  # frames 1, 2: every luma sample off by one -> MSE 1 -> 48.13 dB
+    out = video_psnr(ref, Video.from_yuv420(y2, u.copy(), u.copy(), 25))
+    lossy = 10 * math.log10(255 ** 2)
+    assert out["y_psnr"] == pytest.approx((FRAME_PSNR_CAP + 2 * lossy) / 3)
+    assert out["yuv_psnr"] == pytest.approx((FRAME_PSNR_CAP + 2 * (6 * lossy + 2 * FRAME_PSNR_CAP) / 8) / 3)
+    assert video_psnr(ref, ref)["y_psnr"] == FRAME_PSNR_CAP

@@ -1,7 +1,9 @@
 """Distortion and rate metrics shared by the demo, the CLI and the RD harness.
 
 * :func:`psnr` -- ``10 log10(255^2 / MSE)`` over all samples of two uint8 arrays (inf when equal).
-* :func:`video_psnr` -- per-frame Y-PSNR and YUV-PSNR (weights 6:1:1), averaged over frames.
+* :func:`video_psnr` -- per-frame Y-PSNR and YUV-PSNR (weights 6:1:1), averaged over frames;
+  a frame coded exactly counts as :data:`FRAME_PSNR_CAP` dB (libvmaf's 8-bit cap, ``6 * 8 + 12``),
+  so one exact frame (a black lead-in) does not make the whole clip's mean infinite.
 * :func:`snr` -- ``10 log10(sum x^2 / sum (x - y)^2)`` for audio (inf when equal).
 * :func:`bits_per_pixel`, :func:`kbps` -- rates from real byte counts.
 """
@@ -13,6 +15,8 @@ import math
 import numpy as np
 
 from ncodec.media import Audio, Image, Video
+
+FRAME_PSNR_CAP = 60.0
 
 
 def _mse(a: np.ndarray, b: np.ndarray) -> float:
@@ -33,15 +37,18 @@ def psnr(a: np.ndarray | Image, b: np.ndarray | Image) -> float:
 
 
 def video_psnr(ref: Video, dist: Video) -> dict[str, float]:
-    """Frame-averaged Y-PSNR and YUV-PSNR (6:1:1), both videos taken as YUV 4:2:0."""
+    """Frame-averaged Y-PSNR and YUV-PSNR (6:1:1), both videos taken as YUV 4:2:0.
+
+    Each plane's per-frame PSNR is capped at :data:`FRAME_PSNR_CAP` before averaging.
+    """
     r, d = ref.to_yuv420().planes, dist.to_yuv420().planes
     if r[0].shape != d[0].shape:
         raise ValueError(f"video shapes differ: {r[0].shape} vs {d[0].shape}")
     y, yuv = [], []
     for t in range(r[0].shape[0]):
-        p = [psnr_from_mse(_mse(r[i][t], d[i][t])) for i in range(3)]
+        p = [min(psnr_from_mse(_mse(r[i][t], d[i][t])), FRAME_PSNR_CAP) for i in range(3)]
         y.append(p[0])
-        yuv.append((6 * p[0] + p[1] + p[2]) / 8 if all(math.isfinite(v) for v in p) else math.inf)
+        yuv.append((6 * p[0] + p[1] + p[2]) / 8)
     return {"y_psnr": float(np.mean(y)), "yuv_psnr": float(np.mean(yuv))}
 
 
