@@ -197,3 +197,49 @@ def test_fp16_weights_leave_the_architecture_constants_alone(train_dir, tmp_path
     with open(tmp_path / "ft" / "log.csv") as fh:
         rows = list(csv.DictReader(fh))
     assert rows and all(math.isfinite(float(r["loss"])) for r in rows)
+
+
+def test_revive_dead_channels_makes_collapsed_channels_carry_symbols_again(train_dir, tmp_path, capsys):
+    import torch
+
+    from ncodec.cli.main import main
+    from ncodec.codecs.image.registry import build_model
+    from ncodec.codecs.image.revival import dead_channels, revive_dead_channels
+
+    torch.manual_seed(0)
+    model = build_model("checkerboard", N=16, M=24).eval()
+    dead = [3, 10, 17]
+    with torch.no_grad():
+        model.gain.log_gain += 4.0  # an untrained g_a's outputs are tiny: make every channel carry symbols
+        model.gain.log_gain[:, dead] -= 8.0  # collapse: these channels round to zero at every quality
+    x = torch.rand(1, 3, 64, 64)
+    q1 = torch.tensor([1.0])
+
+    def live(m):
+        with torch.no_grad():
+            nz = (torch.round(m.g_a(x) * m.gain.gain(q1)) != 0).float().mean((0, 2, 3))
+        return set(torch.nonzero(nz > 0.01).flatten().tolist())
+
+    assert dead_channels(model) == dead and live(model) == set(range(24)) - set(dead)
+    untouched = {k: v.clone() for k, v in model.state_dict().items()}
+    assert revive_dead_channels(model) == dead
+    assert live(model) == set(range(24)) and dead_channels(model) == []
+    sd = model.state_dict()
+    others = [c for c in range(24) if c not in dead]
+    assert torch.equal(sd["gain.log_gain"][:, others], untouched["gain.log_gain"][:, others])
+    assert torch.equal(sd["gain.log_gain"][:, dead[0]], untouched["gain.log_gain"][:, others].median(1).values)
+    assert not sd["g_s.0.weight"][dead].any() and torch.equal(sd["g_s.0.weight"][others], untouched["g_s.0.weight"][others])
+    assert revive_dead_channels(model) == []  # nothing left to revive
+
+    with pytest.raises(Exception, match="checkerboard"):
+        revive_dead_channels(build_model("mean-scale-hyperprior", N=16, M=24))
+    # through the CLI: needs --init, and reports what it revived
+    w = tmp_path / "collapsed.safetensors"
+    from safetensors.torch import save_file
+    save_file({k: v.contiguous() for k, v in untouched.items()}, str(w))
+    args = _args(train_dir, tmp_path / "rv", 1)
+    args[args.index("mean-scale-hyperprior")] = "checkerboard"
+    assert main(args + ["--revive-dead"]) == 1
+    assert "--revive-dead needs --init" in capsys.readouterr().err
+    assert main(args + ["--revive-dead", "--init", str(w)]) == 0
+    assert "revived 3 dead latent channels: [3, 10, 17]" in capsys.readouterr().out

@@ -39,6 +39,7 @@ from tqdm import tqdm
 from ncodec.checkpoint import load_checkpoint, save_checkpoint
 from ncodec.codecs.image.base import learned_state
 from ncodec.codecs.image.registry import build_model
+from ncodec.codecs.image.revival import revive_dead_channels
 from ncodec.codecs.image.training_data import CropSampler, centre_crops, image_files, load_images
 from ncodec.devices import pick_device
 from ncodec.errors import NcodecError
@@ -71,6 +72,7 @@ class TrainConfig:
     init: str = ""  # weights file or run directory to start from (a fresh run only)
     freeze: list[str] = field(default_factory=list)  # parameter-name prefixes kept fixed
     q_power: float = 1.0  # qualities drawn as u ** q_power, u ~ U(0, 1): below 1 trains high rates more
+    revive_dead: bool = False  # reset collapsed latent channels of the init weights (revival.py)
 
     def model_config(self) -> dict:
         return {"N": self.N, "M": self.M}
@@ -194,6 +196,12 @@ def _train(cfg: TrainConfig, run_dir: Path, progress: bool) -> dict:
         copied = init_from(model, Path(cfg.init))
         if rank == 0:
             print(f"initialised {copied} tensors from {cfg.init}")
+        if cfg.revive_dead:
+            revived = revive_dead_channels(model)
+            if rank == 0:
+                print(f"revived {len(revived)} dead latent channels: {revived}")
+    elif cfg.revive_dead and not cfg.init:
+        raise NcodecError("--revive-dead needs --init (the trained weights whose channels collapsed)")
     frozen = freeze(model, cfg.freeze)
     if rank == 0 and frozen:
         print(f"frozen: {frozen:,} parameters ({', '.join(cfg.freeze)})")
