@@ -12,31 +12,15 @@ channel is busy at the top quality, the latent width M, not the training, caps t
 
 from __future__ import annotations
 
-import argparse
-from pathlib import Path
-
 import torch
 
 
 def main() -> None:
-    from ncodec.codecs.image.codec import load_model
-    from ncodec.datasets.collection import EXTENSIONS
-    from ncodec.datasets.io import read_image
-    from ncodec.quiet import silence_known_warnings
+    from transform_ceiling import image_model_args, load_image
 
-    silence_known_warnings()
-    ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    ap.add_argument("weights", nargs="+", type=Path, help="ncodec weights files")
-    ap.add_argument("--arch", default="checkerboard")
-    ap.add_argument("--images", type=Path, required=True)
-    ap.add_argument("--qualities", default="0,0.5,1")
-    ap.add_argument("--limit", type=int, default=0)
-    ap.add_argument("--threads", type=int, default=1)
-    args = ap.parse_args()
-    torch.set_num_threads(args.threads)
-    files = sorted(p for p in args.images.iterdir() if p.suffix.lower() in EXTENSIONS["image"])
-    files = files[: args.limit] if args.limit else files
-    qualities = [float(q) for q in args.qualities.split(",")]
+    from ncodec.codecs.image.codec import load_model
+
+    args, files, qualities = image_model_args(__doc__.split("\n")[0])
     print(f"{len(files)} images from {args.images}")
     print("| weights | M | q | live channels (mean over images) | busy (>= 10 % non-zero) | dead everywhere |")
     print("|---|---:|---:|---:|---:|---:|")
@@ -46,9 +30,7 @@ def main() -> None:
         busy = {q: [] for q in qualities}
         ever = None
         for f in files:
-            x = torch.tensor(read_image(f).pixels).permute(2, 0, 1)[None].float() / 255
-            h, w_ = x.shape[-2:]
-            x = torch.nn.functional.pad(x, (0, (-w_) % 64, 0, (-h) % 64), mode="replicate")
+            _, x = load_image(f)
             with torch.no_grad():
                 y = model.g_a(x)
                 for q in qualities:

@@ -23,14 +23,14 @@ def psnr(a: torch.Tensor, b: torch.Tensor) -> float:
     return float(-10 * torch.log10(((a - b) ** 2).mean()))
 
 
-def main() -> None:
-    from ncodec.codecs.image.codec import load_model
+def image_model_args(description: str) -> tuple[argparse.Namespace, list[Path], list[float]]:
+    """The options shared by the scripts that probe a learned image model's latents on a folder:
+    weights files, architecture, images, qualities, limit, threads (also applied)."""
     from ncodec.datasets.collection import EXTENSIONS
-    from ncodec.datasets.io import read_image
     from ncodec.quiet import silence_known_warnings
 
     silence_known_warnings()
-    ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    ap = argparse.ArgumentParser(description=description)
     ap.add_argument("weights", nargs="+", type=Path, help="ncodec weights files (the codec's architecture is read from each)")
     ap.add_argument("--arch", default="checkerboard")
     ap.add_argument("--images", type=Path, required=True)
@@ -41,7 +41,22 @@ def main() -> None:
     torch.set_num_threads(args.threads)
     files = sorted(p for p in args.images.iterdir() if p.suffix.lower() in EXTENSIONS["image"])
     files = files[: args.limit] if args.limit else files
-    qualities = [float(q) for q in args.qualities.split(",")]
+    return args, files, [float(q) for q in args.qualities.split(",")]
+
+
+def load_image(path: Path) -> tuple[torch.Tensor, torch.Tensor]:
+    """An image as a (1, 3, H, W) tensor in [0, 1], and the same padded to the models' stride."""
+    from ncodec.codecs.image.base import pad_to
+    from ncodec.datasets.io import read_image
+
+    x = torch.tensor(read_image(path).pixels).permute(2, 0, 1)[None].float() / 255
+    return x, pad_to(x, 64)
+
+
+def main() -> None:
+    from ncodec.codecs.image.codec import load_model
+
+    args, files, qualities = image_model_args(__doc__.split("\n")[0])
     print(f"{len(files)} images from {args.images}; mean PSNR-RGB (dB) over the images")
     print("| weights | q | rounded latents | unquantized | gap |")
     print("|---|---:|---:|---:|---:|")
@@ -49,10 +64,8 @@ def main() -> None:
         model = load_model(args.arch, w)
         rows = {q: ([], []) for q in qualities}
         for f in files:
-            x = torch.tensor(read_image(f).pixels).permute(2, 0, 1)[None].float() / 255
+            x, xp = load_image(f)
             h, w_ = x.shape[-2:]
-            ph, pw = (-h) % 64, (-w_) % 64
-            xp = torch.nn.functional.pad(x, (0, pw, 0, ph), mode="replicate")
             with torch.no_grad():
                 for q in qualities:
                     qv = torch.tensor([q])
