@@ -17,6 +17,9 @@ channels. :func:`revive_dead_channels` resets, for every dead channel ``c``:
   so its prior starts from a typical width instead of the collapsed one.
 
 Training then continues from these weights (``ncodec train image --init W --revive-dead``).
+Measured on the shipped checkerboard (BENCHMARKS.md, session 8): the 22 revived channels were
+dead again 4,000 steps later -- the analysis weights into them shrink under the rate term before
+the synthesis learns to use them -- so this is an experiment's tool, not a recipe.
 """
 
 from __future__ import annotations
