@@ -42,9 +42,9 @@ def revive_dead_channels(model: torch.nn.Module, margin: float = 1.0) -> list[in
     dead = dead_channels(model, margin)
     if not dead:
         return []
-    M = model.gain.log_gain.shape[1]
-    live = [c for c in range(M) if c not in set(dead)]
     top = model.gain.log_gain.detach()[-1]
+    M = top.numel()
+    live = sorted(set(range(M)) - set(dead))
     order = sorted(live, key=lambda c: float(top[c]))
     src = order[len(order) // 2]  # the live channel with the median top-level gain
     idx = torch.tensor(dead)
