@@ -243,3 +243,25 @@ def test_revive_dead_channels_makes_collapsed_channels_carry_symbols_again(train
     assert "--revive-dead needs --init" in capsys.readouterr().err
     assert main(args + ["--revive-dead", "--init", str(w)]) == 0
     assert "revived 3 dead latent channels: [3, 10, 17]" in capsys.readouterr().out
+
+
+def test_downscale_shrinks_training_images_and_a_run_keeps_its_factor(train_dir, tmp_path, capsys):
+    from ncodec.cli.main import main
+    from ncodec.codecs.image.training_data import image_files, load_images
+    from ncodec.errors import NcodecError
+
+    files = image_files([train_dir])
+    full = load_images(files, 16, progress=False)
+    half = load_images(files, 16, progress=False, downscale=2)
+    assert [im.shape for im in half] == [(48, 60, 3)] * 4
+    # an antialiased shrink keeps each image's mean colour (a plain decimation of the noise would not be smooth)
+    for a, b in zip(full, half):
+        assert np.abs(a.mean((0, 1)) - b.mean((0, 1))).max() < 1.5
+        assert b.astype(float).std() < a.astype(float).std()
+    with pytest.raises(NcodecError, match="downscale must be >= 1"):
+        load_images(files, 16, progress=False, downscale=0.5)
+    run = tmp_path / "run"
+    assert main(_args(train_dir, run, 1) + ["--downscale", "1.5"]) == 0
+    capsys.readouterr()
+    assert main(_args(train_dir, run, 2)) == 1
+    assert "downscale=1.5" in capsys.readouterr().err

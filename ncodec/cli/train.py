@@ -35,6 +35,8 @@ def add_parser(sub) -> None:
                    help="draw training qualities as u**P, u uniform (1 = uniform; 0.5 trains high rates more)")
     i.add_argument("--revive-dead", action="store_true",
                    help="with --init: reset latent channels whose gain collapsed (checkerboard; see revival.py)")
+    i.add_argument("--downscale", type=float, default=1.0, metavar="F",
+                   help="shrink training images by F first (2 undoes 4:2:0 JPEG chroma and softness)")
     i.add_argument("--out", type=Path, required=True, metavar="RUN_DIR")
     i.add_argument("--no-progress", action="store_true")
     x = media.add_parser("export", help="write a training run's current model as a weights file")
@@ -63,6 +65,6 @@ def run(args: argparse.Namespace) -> None:
                       device=args.device, threads=args.threads, checkpoint_minutes=args.checkpoint_minutes,
                       val_every=args.val_every, seed=args.seed, snapshot_every=args.snapshot_every,
                       init=args.init, freeze=[p for p in args.freeze.split(",") if p], q_power=args.q_power,
-                      revive_dead=args.revive_dead)
+                      revive_dead=args.revive_dead, downscale=args.downscale)
     result = train(cfg, args.out, progress=not args.no_progress)
     print(f"{args.out}: step {result['step']}, {result['seconds'] / 3600:.2f} h of training")

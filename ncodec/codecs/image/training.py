@@ -73,6 +73,7 @@ class TrainConfig:
     freeze: list[str] = field(default_factory=list)  # parameter-name prefixes kept fixed
     q_power: float = 1.0  # qualities drawn as u ** q_power, u ~ U(0, 1): below 1 trains high rates more
     revive_dead: bool = False  # reset collapsed latent channels of the init weights (revival.py)
+    downscale: float = 1.0  # shrink training images by this factor first (training_data.py)
 
     def model_config(self) -> dict:
         return {"N": self.N, "M": self.M}
@@ -184,7 +185,7 @@ def _train(cfg: TrainConfig, run_dir: Path, progress: bool) -> dict:
     if cfg_path.exists():
         old = json.loads(cfg_path.read_text())
         defaults = TrainConfig()
-        for k in ("arch", "N", "M", "crop", "batch", "freeze"):
+        for k in ("arch", "N", "M", "crop", "batch", "freeze", "downscale"):
             if old.get(k, getattr(defaults, k)) != getattr(cfg, k):
                 raise NcodecError(f"{run_dir} is a run with {k}={old.get(k)}; this command says {getattr(cfg, k)}")
     elif rank == 0:
@@ -215,7 +216,8 @@ def _train(cfg: TrainConfig, run_dir: Path, progress: bool) -> dict:
     aux_opt = torch.optim.Adam(quantiles, lr=cfg.aux_lr) if quantiles else None
     if aux_opt is not None:
         optimizers["aux"] = aux_opt
-    images = load_images(image_files([Path(d) for d in cfg.data]), cfg.crop, progress and rank == 0)
+    images = load_images(image_files([Path(d) for d in cfg.data]), cfg.crop, progress and rank == 0,
+                         cfg.downscale)
     sampler = CropSampler(images, cfg.crop, seed=cfg.seed + 7919 * rank)
     val = centre_crops(load_images(image_files([Path(d) for d in cfg.val_data]), cfg.val_crop, False),
                        cfg.val_crop)[: cfg.max_val] if cfg.val_data else []

@@ -2,6 +2,12 @@
 
 Random crops of ``crop x crop`` with horizontal and vertical flips; images smaller than the
 crop are upscaled (rarely needed: the training sets are 321 px and more on the short side).
+
+``downscale`` shrinks every training image by that factor (Lanczos, antialiased) before any
+crop. The training sets here are 4:2:0 JPEGs: at their own resolution the targets have chroma at
+half resolution and JPEG's softened high frequencies, so a model trained on them learns to blur
+colour and sharp edges. Shrinking by 2 puts luma and chroma detail back on the pixel grid
+(the usual remedy for compressed training data).
 A held-aside validation set is a fixed list of centre crops. Sampling uses a numpy
 ``Generator`` whose state is saved in checkpoints, so a resumed run draws the same crops.
 """
@@ -37,11 +43,17 @@ def image_files(dirs: Sequence[Path]) -> list[Path]:
     return files
 
 
-def load_images(files: Sequence[Path], min_side: int, progress: bool = True) -> list[np.ndarray]:
+def load_images(files: Sequence[Path], min_side: int, progress: bool = True,
+                downscale: float = 1.0) -> list[np.ndarray]:
+    if not downscale >= 1.0:
+        raise NcodecError(f"downscale must be >= 1 (got {downscale})")
     out = []
     for f in tqdm(files, desc="loading images", disable=not progress, unit="img"):
         with PILImage.open(f) as im:
             im = im.convert("RGB")
+            if downscale > 1.0:
+                im = im.resize((max(1, round(im.size[0] / downscale)), max(1, round(im.size[1] / downscale))),
+                               PILImage.LANCZOS)
             if min(im.size) < min_side:
                 s = min_side / min(im.size)
                 im = im.resize((max(min_side, round(im.size[0] * s)), max(min_side, round(im.size[1] * s))),
