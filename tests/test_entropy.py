@@ -233,6 +233,21 @@ def test_likelihoods_sum_to_one_and_match_tables():
     assert s.grad is not None and s.grad.item() < 0
 
 
+def test_a_scale_below_the_bound_still_learns_to_rise_but_not_to_fall():
+    prior = ConditionalPrior()  # scale_min 0.11
+    # the value 1 under mean 0 wants a larger scale: the gradient reaches the out-of-range output
+    s = torch.tensor([-5.0], requires_grad=True)
+    (-prior.likelihood(torch.tensor([1.0]), s).log()).sum().backward()
+    assert s.grad.item() < 0
+    # the value 0 is best served by the smallest scale: nothing pushes the output further down
+    s = torch.tensor([-5.0], requires_grad=True)
+    (-prior.likelihood(torch.tensor([0.0]), s).log()).sum().backward()
+    assert s.grad.item() == 0
+    # the forward value is the bound either way, so coding is unchanged
+    assert torch.equal(prior.likelihood(torch.tensor([3.0]), torch.tensor([-5.0])),
+                       prior.likelihood(torch.tensor([3.0]), torch.tensor([0.11])))
+
+
 # ---------------------------------------------------------------------------- corruption
 def test_bad_streams_raise_ncodec_errors():
     with pytest.raises(CorruptStreamError):

@@ -63,8 +63,9 @@ class ConditionalPrior:
 
     # ---------------------------------------------------------------- training
     def likelihood(self, y: torch.Tensor, scales: torch.Tensor, means: Optional[torch.Tensor] = None) -> torch.Tensor:
-        """Differentiable ``P(y)`` for noisy/rounded ``y`` (scales clamped to ``scale_min``)."""
-        return dist.likelihood_torch(self.distribution, y, torch.clamp(scales, min=self.scale_min), means)
+        """Differentiable ``P(y)`` for noisy/rounded ``y``; scales are bounded below by ``scale_min``
+        (one-sided: a scale under the bound still gets the gradient that would raise it)."""
+        return dist.likelihood_torch(self.distribution, y, dist.lower_bound(scales, self.scale_min), means)
 
     # ---------------------------------------------------------------- tables
     def _make_table(self, t: int) -> tuple[np.ndarray, int]:

@@ -67,7 +67,7 @@ def likelihood_torch(name: str, y: torch.Tensor, scale: torch.Tensor, mean: torc
     """Differentiable probability of the (noisy or rounded) values ``y``."""
     v = torch.abs(y - mean) if mean is not None else torch.abs(y)
     p = cdf_lower_torch(name, (0.5 - v) / scale) - cdf_lower_torch(name, (-0.5 - v) / scale)
-    return _lower_bound(p, bound)
+    return lower_bound(p, bound)
 
 
 class _LowerBound(torch.autograd.Function):
@@ -86,5 +86,10 @@ class _LowerBound(torch.autograd.Function):
         return grad * pass_through.to(grad.dtype), None
 
 
-def _lower_bound(x: torch.Tensor, bound: float) -> torch.Tensor:
+def lower_bound(x: torch.Tensor, bound: float) -> torch.Tensor:
+    """``max(x, bound)`` whose gradient still reaches an ``x`` below the bound when it would raise it.
+
+    A plain ``clamp`` gives such an ``x`` no gradient at all, so a network output that has crossed
+    the bound can drift anywhere below it, untrained.
+    """
     return _LowerBound.apply(x, bound)

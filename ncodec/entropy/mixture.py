@@ -41,7 +41,7 @@ class GaussianMixturePrior:
         s = torch.clamp(scales, min=self.scale_min)
         v = torch.abs(y.unsqueeze(-1) - means)
         p = dist.cdf_lower_torch("gaussian", (0.5 - v) / s) - dist.cdf_lower_torch("gaussian", (-0.5 - v) / s)
-        return dist._lower_bound((w * p).sum(-1), 1e-9)
+        return dist.lower_bound((w * p).sum(-1), 1e-9)
 
     def _prepare(self, weight_logits, means, scales):
         lw = _np(weight_logits).astype(np.float64)
