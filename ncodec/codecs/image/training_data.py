@@ -8,6 +8,7 @@ crop. The training sets here are 4:2:0 JPEGs: at their own resolution the target
 half resolution and JPEG's softened high frequencies, so a model trained on them learns to blur
 colour and sharp edges. Shrinking by 2 puts luma and chroma detail back on the pixel grid
 (the usual remedy for compressed training data).
+
 A held-aside validation set is a fixed list of centre crops. Sampling uses a numpy
 ``Generator`` whose state is saved in checkpoints, so a resumed run draws the same crops.
 """
