@@ -40,7 +40,7 @@ from ncodec.checkpoint import load_checkpoint, save_checkpoint
 from ncodec.codecs.image.base import learned_state
 from ncodec.codecs.image.registry import build_model
 from ncodec.codecs.image.revival import revive_dead_channels
-from ncodec.codecs.image.training_data import CropSampler, centre_crops, image_files, load_images
+from ncodec.codecs.image.training_data import CropSampler, centre_crops, image_files, load_images, to_float
 from ncodec.devices import pick_device
 from ncodec.errors import NcodecError
 
@@ -156,7 +156,9 @@ def evaluate(model, crops, device) -> dict[str, float]:
 
 def train(cfg: TrainConfig, run_dir: Path, progress: bool = True) -> dict:
     """Train (or resume) into ``run_dir``; returns the final state dict of the run."""
-    threads_before = torch.get_num_threads()
+    threads_before, benchmark_before = torch.get_num_threads(), torch.backends.cudnn.benchmark
+    # CUDA only (no effect on CPU): fixed crop shapes let cuDNN time and keep its fastest kernels
+    torch.backends.cudnn.benchmark = True
     if cfg.threads:
         torch.set_num_threads(cfg.threads)
     previous = None
@@ -167,6 +169,7 @@ def train(cfg: TrainConfig, run_dir: Path, progress: bool = True) -> dict:
         return _train(cfg, run_dir, progress)
     finally:
         torch.set_num_threads(threads_before)
+        torch.backends.cudnn.benchmark = benchmark_before
         if previous is not None:
             signal.signal(signal.SIGTERM, previous)
 
@@ -260,7 +263,7 @@ def _train(cfg: TrainConfig, run_dir: Path, progress: bool) -> dict:
             lr = cfg.lr if step < cfg.decay_at * cfg.steps else cfg.lr / 10
             for g in opt.param_groups:
                 g["lr"] = lr
-            x = sampler.batch(cfg.batch).to(device)
+            x = to_float(sampler.batch_uint8(cfg.batch).to(device))
             q = sample_qualities(cfg.batch, cfg.q_power, device)
             out = ddp(x, q)
             loss, bpp, mse = rd_loss(out, x, model.gain.lmbda(q))
@@ -280,14 +283,14 @@ def _train(cfg: TrainConfig, run_dir: Path, progress: bool) -> dict:
             typical = typical_dt if typical_dt else dt
             seconds += dt if dt < 20 * typical else typical
             typical_dt = 0.99 * typical + 0.01 * min(dt, 20 * typical)
-            acc["loss"] += loss.item()
-            acc["bpp"] += float(bpp.mean())
-            acc["mse"] += float(mse.mean())
-            acc["aux"] += aux.item()
+            # summed on the device: reading a value back every step would stall an accelerator
+            for k, v in (("loss", loss), ("bpp", bpp.mean()), ("mse", mse.mean()), ("aux", aux)):
+                acc[k] = acc[k] + v.detach()
             acc["n"] += 1
             bar.update(1)
             if step % cfg.log_every == 0 or step == cfg.steps:
                 n = max(acc["n"], 1)
+                acc = {k: float(v) for k, v in acc.items()}
                 psnr = -10 * math.log10(max(acc["mse"] / n, 1e-10))
                 vals = evaluate(model, val, device) if val and (step % cfg.val_every == 0 or step == cfg.steps) else {}
                 bar.set_postfix(loss=f"{acc['loss'] / n:.3f}", bpp=f"{acc['bpp'] / n:.3f}", psnr=f"{psnr:.2f}")
