@@ -1,9 +1,10 @@
 """Training checkpoints and weight files without pickle.
 
 A checkpoint is one ``.safetensors`` file: model tensors under ``model.``, optimizer state
-tensors under ``optim.<name>.<param index>.<key>``, torch's RNG state under ``rng.torch``, and
-everything else (step, optimizer hyper-parameters and scalar state, numpy RNG state, run
-config) as JSON in the safetensors metadata. Loading it executes no code and allocates only
+tensors under ``optim.<name>.<param index>.<key>``, torch's RNG state under ``rng.torch`` (and
+the CUDA generator's under ``rng.cuda`` when the model is on a GPU), and everything else (step,
+optimizer hyper-parameters and scalar state, numpy RNG state, run config) as JSON in the
+safetensors metadata. Loading it executes no code and allocates only
 what the header declares (safetensors checks sizes against the file).
 
 Files are written to a temporary name and renamed, so a kill never leaves a torn checkpoint.
@@ -181,6 +182,9 @@ def save_checkpoint(path: Path, model: torch.nn.Module, optimizers: dict[str, to
                     scalars.setdefault(str(idx), {})[key] = val
         optim_meta[name] = {"param_groups": sd["param_groups"], "scalars": scalars}
     tensors["rng.torch"] = torch.get_rng_state()
+    device = _model_device(model)
+    if device.type == "cuda":  # training noise on an accelerator comes from its own generator
+        tensors["rng.cuda"] = torch.cuda.get_rng_state(device)
     meta = {"state": json.dumps(state, sort_keys=True), "optim": json.dumps(optim_meta, sort_keys=True)}
     _atomic_save(tensors, meta, path)
 
@@ -203,4 +207,11 @@ def load_checkpoint(path: Path, model: torch.nn.Module, optimizers: dict[str, to
             st.setdefault(int(idx), {}).update(sc)
         opt.load_state_dict({"state": st, "param_groups": om["param_groups"]})
     torch.set_rng_state(tensors["rng.torch"])
+    device = _model_device(model)
+    if device.type == "cuda" and "rng.cuda" in tensors:
+        torch.cuda.set_rng_state(tensors["rng.cuda"], device)
     return json.loads(meta["state"])
+
+
+def _model_device(model: torch.nn.Module) -> torch.device:
+    return next((p.device for p in model.parameters()), torch.device("cpu"))
