@@ -4,8 +4,8 @@ A checkpoint is one ``.safetensors`` file: model tensors under ``model.``, optim
 tensors under ``optim.<name>.<param index>.<key>``, torch's RNG state under ``rng.torch`` (and
 the CUDA generator's under ``rng.cuda`` when the model is on a GPU), and everything else (step,
 optimizer hyper-parameters and scalar state, numpy RNG state, run config) as JSON in the
-safetensors metadata. Loading it executes no code and allocates only
-what the header declares (safetensors checks sizes against the file).
+safetensors metadata. Loading it executes no code and allocates only what the header declares
+(safetensors checks sizes against the file).
 
 Files are written to a temporary name and renamed, so a kill never leaves a torn checkpoint.
 :func:`weights_sha256` hashes tensors in a canonical order, independent of file layout.

@@ -265,3 +265,21 @@ def test_downscale_shrinks_training_images_and_a_run_keeps_its_factor(train_dir,
     capsys.readouterr()
     assert main(_args(train_dir, run, 2)) == 1
     assert "downscale=1.5" in capsys.readouterr().err
+
+
+def test_crops_travel_as_uint8_and_convert_exactly():
+    import torch
+
+    from ncodec.codecs.image.training_data import CropSampler, to_float
+
+    img = np.arange(40 * 50 * 3, dtype=np.int64).reshape(40, 50, 3).astype(np.uint8)
+    a, b = CropSampler([img], 16, seed=3), CropSampler([img], 16, seed=3)
+    crops = a.batch(5)
+    assert crops.dtype == torch.uint8 and crops.shape == (5, 16, 16, 3)
+    assert torch.equal(crops, b.batch(5))  # same seed, same crops
+    x = to_float(crops)
+    assert x.shape == (5, 3, 16, 16) and x.dtype == torch.float32
+    expected = torch.from_numpy(crops.numpy().transpose(0, 3, 1, 2).astype(np.float32) / np.float32(255))
+    assert torch.equal(x, expected)
+    levels = to_float(torch.arange(256, dtype=torch.uint8).reshape(1, 16, 16, 1).expand(1, 16, 16, 3).contiguous())
+    assert float(levels.min()) == 0.0 and float(levels.max()) == 1.0

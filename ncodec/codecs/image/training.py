@@ -263,7 +263,7 @@ def _train(cfg: TrainConfig, run_dir: Path, progress: bool) -> dict:
             lr = cfg.lr if step < cfg.decay_at * cfg.steps else cfg.lr / 10
             for g in opt.param_groups:
                 g["lr"] = lr
-            x = to_float(sampler.batch_uint8(cfg.batch).to(device))
+            x = to_float(sampler.batch(cfg.batch).to(device))
             q = sample_qualities(cfg.batch, cfg.q_power, device)
             out = ddp(x, q)
             loss, bpp, mse = rd_loss(out, x, model.gain.lmbda(q))

@@ -69,12 +69,8 @@ class CropSampler:
         self.rng = np.random.default_rng(seed)
 
     def batch(self, n: int) -> torch.Tensor:
-        """``n`` crops as float ``(n, 3, crop, crop)`` in ``[0, 1]``."""
-        return to_float(self.batch_uint8(n))
-
-    def batch_uint8(self, n: int) -> torch.Tensor:
-        """The same crops as :meth:`batch`, as uint8 ``(n, crop, crop, 3)``: a quarter of the
-        bytes to move to an accelerator, converted there by :func:`to_float`."""
+        """``n`` random crops as uint8 ``(n, crop, crop, 3)``: a quarter of the bytes of floats to
+        move to an accelerator; :func:`to_float` converts them where they are used."""
         out = np.empty((n, self.crop, self.crop, 3), dtype=np.uint8)
         for k in range(n):
             im = self.images[int(self.rng.integers(len(self.images)))]
