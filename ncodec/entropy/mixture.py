@@ -38,7 +38,7 @@ class GaussianMixturePrior:
                    scales: torch.Tensor) -> torch.Tensor:
         """Differentiable ``P(y)``; ``y`` has shape S, the parameters S x K."""
         w = torch.softmax(weight_logits, dim=-1)
-        s = torch.clamp(scales, min=self.scale_min)
+        s = dist.lower_bound(scales, self.scale_min)  # one-sided, as in ConditionalPrior.likelihood
         v = torch.abs(y.unsqueeze(-1) - means)
         p = dist.cdf_lower_torch("gaussian", (0.5 - v) / s) - dist.cdf_lower_torch("gaussian", (-0.5 - v) / s)
         return dist.lower_bound((w * p).sum(-1), 1e-9)
