@@ -134,6 +134,56 @@ def test_per_channel_steps_are_exact_tighter_and_round_trip():
         wc.decode_tensors(data[:30], shapes, 6, per_channel=True)
 
 
+def drifting_embeddings(t: int = 40, d: int = 4, seed: int = 0) -> torch.Tensor:
+    """``T x d x 3 x 5`` values that drift slowly from frame to frame, with a cut halfway, and one
+    channel of white noise (no temporal structure)."""
+    g = torch.Generator().manual_seed(seed)
+    walk = torch.cumsum(0.05 * torch.randn(t, d, 3, 5, generator=g), 0) + torch.randn(1, d, 3, 5, generator=g)
+    walk[t // 2:] += torch.randn(1, d, 3, 5, generator=g)  # a scene cut
+    walk[:, -1] = torch.randn(t, 3, 5, generator=g)
+    return walk
+
+
+def test_temporal_embedding_coding_is_exact_smaller_and_checked():
+    q, steps = wc.quantize_embeddings(drifting_embeddings(), 6)
+    shape = q.shape
+    direct = wc.encode_embeddings(q, steps, 6, "direct")
+    temporal = wc.encode_embeddings(q, steps, 6, "temporal")
+    ref = wc.dequantize_embeddings(q, steps)
+    for coding, data in (("direct", direct), ("temporal", temporal)):
+        assert torch.equal(wc.decode_embeddings(data, shape, 6, coding), ref)
+        assert abs(8 * len(data) - wc.embedding_bits(q, 6, coding)) < 64 + 0.02 * 8 * len(data)
+    assert len(temporal) < 0.75 * len(direct)
+    # the drifting channels predict from the frame before, the noise channel does not
+    coeffs = np.frombuffer(temporal[4 + 7 * shape[1]:4 + 8 * shape[1]], dtype=np.uint8)
+    assert coeffs[:-1].min() >= 6 and coeffs[-1] <= 2
+    for a in range(9):
+        x = q[:, 0]
+        assert np.array_equal(wc.temporal_reconstruct(wc.temporal_residuals(x, a)[:, None], np.array([a]))[:, 0], x)
+    bad = bytearray(temporal)
+    bad[4 + 7 * shape[1]] = 9  # a predictor coefficient beyond 8/8
+    with pytest.raises(CorruptStreamError, match="coefficient"):
+        wc.decode_embeddings(bytes(bad), shape, 6, "temporal")
+    with pytest.raises(CorruptStreamError):
+        wc.decode_embeddings(temporal[:40], shape, 6, "temporal")
+    with pytest.raises(CorruptStreamError):
+        wc.decode_embeddings(temporal, shape, 6, "spatial")
+    with pytest.raises(ValueError):
+        wc.encode_embeddings(q, steps, 6, "spatial")
+
+
+def test_temporal_embeddings_buy_weights_and_old_configs_still_read():
+    a = configure("hnerv", 120, 180, 320, 0.1 * 120 * 180 * 320, embed_coding="direct")
+    b = configure("hnerv", 120, 180, 320, 0.1 * 120 * 180 * 320)
+    assert b.embed_coding == "temporal" and a.embed_dim == b.embed_dim
+    assert b.param_count() > a.param_count()  # the bits prediction saves go to the weights
+    assert "embed_coding" not in a.to_dict()  # streams from before the option read the same
+    assert INRConfig.from_dict(a.to_dict()) == a and INRConfig.from_dict(b.to_dict()) == b
+    with pytest.raises(CorruptStreamError):
+        INRConfig.from_dict({**b.to_dict(), "embed_coding": "spatial"})
+    assert configure("nerv", 16, 64, 96, 1e5).embed_coding == "direct"
+
+
 # ---------------------------------------------------------------------- the codec
 @pytest.fixture(scope="module")
 def coded():
@@ -154,12 +204,14 @@ def test_round_trip_psnr_matches_the_encoder_and_decode_is_repeatable(coded):
     assert psnr > 18  # it learned something in 150 steps (random output is ~8 dB)
     assert md5_planes(codec.decode(data)) == md5_planes(out)
     assert set(c.chunks) == {"weights", "embeddings"}
+    assert c.params["config"]["embed_coding"] == "temporal"
 
 
 def test_nerv_round_trip_and_enhanced_blocks():
     v = tiny_video(t=4)
     for spec in (("nerv", {}), ("hnerv", {"block": "enhanced"}), ("hnerv", {"weight_bits": "5", "embed_bits": "4"}),
-                 ("hnerv", {"weight_quant": "tensor"})):  # one step per tensor: streams made before per channel
+                 ("hnerv", {"weight_quant": "tensor"}),  # one step per tensor: streams made before per channel
+                 ("hnerv", {"embed_coding": "direct"})):  # embeddings as streams before temporal prediction
         codec = get(spec[0], epochs="5", **spec[1])
         data = codec.encode(v, 1.0)
         c = Container.from_bytes(data)
@@ -167,6 +219,8 @@ def test_nerv_round_trip_and_enhanced_blocks():
         assert c.params["config"]["weight_bits"] == int(spec[1].get("weight_bits", 6))
         assert c.params["config"]["embed_bits"] == int(spec[1].get("embed_bits", 6))
         assert c.params["config"]["weight_quant"] == spec[1].get("weight_quant", "channel")
+        assert c.params["config"].get("embed_coding", "direct") == spec[1].get(
+            "embed_coding", "temporal" if spec[0] == "hnerv" else "direct")
         assert abs(video_psnr(v, codec.decode(data))["y_psnr"] - c.params["fit"]["y_psnr"]) < 1e-3
 
 

@@ -58,9 +58,9 @@ class _INRVideoCodec(Codec):
 
     def __init__(self, block: str = "nerv", device: str = "auto", workdir: Optional[str | Path] = None,
                  progress: Any = False, weight_bits: int | str = 6, embed_bits: int | str = 6,
-                 embed_share: float | str = 0.08, weight_quant: str = "channel",
+                 embed_share: float | str = 0.08, weight_quant: str = "channel", embed_coding: str = "temporal",
                  **fit_options: Any) -> None:
-        from ncodec.inr.config import BLOCKS, WEIGHT_QUANTS
+        from ncodec.inr.config import BLOCKS, EMBED_CODINGS, WEIGHT_QUANTS
         from ncodec.inr.fitting import FitOptions
 
         if block not in BLOCKS:
@@ -89,6 +89,9 @@ class _INRVideoCodec(Codec):
         if weight_quant not in WEIGHT_QUANTS:
             raise MediaError(f"{self.name}: weight_quant must be one of {', '.join(WEIGHT_QUANTS)}, got {weight_quant!r}")
         self.weight_quant = weight_quant
+        if embed_coding not in EMBED_CODINGS:
+            raise MediaError(f"{self.name}: embed_coding must be one of {', '.join(EMBED_CODINGS)}, got {embed_coding!r}")
+        self.embed_coding = embed_coding
         self.block = block
         self.workdir = Path(workdir) if workdir is not None else None
         self.progress = _as_bool(progress)
@@ -99,7 +102,8 @@ class _INRVideoCodec(Codec):
                 "prune": o.prune, "prune_at": o.prune_at, "qat_at": o.qat_at, "rate_lambda": o.rate_lambda,
                 "grad_clip": o.grad_clip, "quant_noise": o.quant_noise, "reseeds": o.reseeds, "weight_bits": self.weight_bits,
                 "embed_bits": self.embed_bits, "embed_share": self.embed_share, "weight_quant": self.weight_quant,
-                "prior": "zero-inflated Laplace per tensor / embedding channel"}
+                "embed_coding": self.embed_coding if self.arch == "hnerv" else "direct",
+                "prior": "zero-inflated Laplace per tensor / embedding channel (temporal: of the residuals)"}
 
     # ------------------------------------------------------------------ encode
     def _encode(self, media: Video, quality: float) -> tuple[dict[str, bytes], dict[str, Any], dict[str, Any]]:
@@ -112,7 +116,8 @@ class _INRVideoCodec(Codec):
         yuv = media.to_yuv420()
         t, h, w = yuv.planes[0].shape
         cfg = configure(self.arch, t, h, w, quality * t * h * w, block=self.block, weight_bits=self.weight_bits,
-                        embed_bits=self.embed_bits, embed_share=self.embed_share, weight_quant=self.weight_quant)
+                        embed_bits=self.embed_bits, embed_share=self.embed_share, weight_quant=self.weight_quant,
+                        embed_coding=self.embed_coding)
         start = time.perf_counter()
         result = fit(yuv.planes, cfg, self.fit_options, workdir=self.workdir, progress=self.progress)
         seconds = time.perf_counter() - start
@@ -123,7 +128,7 @@ class _INRVideoCodec(Codec):
                                   "weights_raw_bytes": wc.raw_bytes(n_weights, cfg.weight_bits)}
         if result.embeddings is not None:
             q, steps = result.embeddings
-            chunks[EMBED_CHUNK] = wc.encode_embeddings(q, steps, cfg.embed_bits)
+            chunks[EMBED_CHUNK] = wc.encode_embeddings(q, steps, cfg.embed_bits, cfg.embed_coding)
             params["embeddings_count"] = int(q.size)
             params["embeddings_raw_bytes"] = wc.raw_bytes(q.size, cfg.embed_bits)
         params["fps"] = [yuv.fps.numerator, yuv.fps.denominator]
@@ -158,7 +163,7 @@ class _INRVideoCodec(Codec):
             edata = container.chunks.get(EMBED_CHUNK)
             if edata is None:
                 raise CorruptStreamError(f"{self.name} stream has no {EMBED_CHUNK!r} chunk")
-            emb = wc.decode_embeddings(edata, (t, cfg.embed_dim, *cfg.grid), cfg.embed_bits)
+            emb = wc.decode_embeddings(edata, (t, cfg.embed_dim, *cfg.grid), cfg.embed_bits, cfg.embed_coding)
         y, u, v = render(cfg, decoder, emb)
         fps = Fraction(*meta["fps"])
         return Video((y, u, v), fps, "yuv420p", meta["color_space"])

@@ -16,7 +16,9 @@ number of bits (:func:`configure`):
 * **budget** -- ``target_bits`` (from ``-q`` bits per pixel or ``--size-kb``) is split into
   embedding bits (HNeRV, ``embed_share``: 8 % by default, at least 2 channels) and weight bits at an expected number of coded bits per
   weight after pruning, quantization and entropy coding (:func:`bits_per_param`, calibrated on
-  real fits). The final size is measured, not assumed;
+  real fits). The embedding channels are counted at the direct coding's 5.2 bits per value and
+  budgeted at what their coding really costs (temporal prediction: :data:`BITS_PER_EMBED_TEMPORAL`),
+  so the bits that prediction saves buy weights. The final size is measured, not assumed;
   ``BENCHMARKS.md`` shows how close the targets land.
 
 Every field is validated (:meth:`INRConfig.from_dict`) before anything is allocated, so a
@@ -48,8 +50,12 @@ BITS_PER_PARAM_SLOPE = 0.7
 #: at 6 bits on a 300-frame fit) and buys 1.9 dB there before fine-tuning (BENCHMARKS.md)
 CHANNEL_QUANT_EXTRA_BITS = 0.5
 WEIGHT_QUANTS = ("tensor", "channel")
-#: coded bits per HNeRV embedding value (6-bit quantization + entropy coding; measured 5.2)
+#: coded bits per HNeRV embedding value (6-bit quantization + entropy coding; measured 5.2) when each
+#: channel is coded as it is (``embed_coding="direct"``)
 BITS_PER_EMBED = 5.2
+#: the same with temporal prediction (``embed_coding="temporal"``, the default; measured, BENCHMARKS.md)
+BITS_PER_EMBED_TEMPORAL = 2.0
+EMBED_CODINGS = ("direct", "temporal")
 EMBED_SHARE = 0.08  # share of the bits for HNeRV embeddings (beat 0.15 / 0.25; 0.04 can collapse, BENCHMARKS.md)
 REDUCTION = 1.2
 MIN_CHANNELS = 8
@@ -73,6 +79,7 @@ class INRConfig:
     weight_bits: int = 8
     embed_bits: int = 6
     weight_quant: str = "tensor"  # quantizer step per "tensor" (streams before it existed) or per "channel"
+    embed_coding: str = "direct"  # HNeRV embeddings "direct" (streams before it existed) or "temporal"
     extra: dict[str, Any] = field(default_factory=dict)
 
     @property
@@ -84,6 +91,8 @@ class INRConfig:
         d = asdict(self)
         d["grid"], d["strides"] = list(self.grid), list(self.strides)
         d["channels"], d["kernels"] = list(self.channels), list(self.kernels)
+        if self.embed_coding == "direct":  # streams and fit fingerprints from before the field stay as they were
+            del d["embed_coding"]
         return d
 
     @classmethod
@@ -99,7 +108,7 @@ class INRConfig:
                       kernels=tuple(ints(d["kernels"])), embed_dim=int(d["embed_dim"]),
                       mlp_dim=int(d.get("mlp_dim", 0)), weight_bits=int(d.get("weight_bits", 8)),
                       embed_bits=int(d.get("embed_bits", 6)), weight_quant=str(d.get("weight_quant", "tensor")),
-                      extra=dict(d.get("extra", {})))
+                      embed_coding=str(d.get("embed_coding", "direct")), extra=dict(d.get("extra", {})))
             cfg.check()
         except (KeyError, TypeError, ValueError) as exc:
             raise CorruptStreamError(f"invalid INR model config: {exc}") from None
@@ -127,6 +136,8 @@ class INRConfig:
             raise ValueError("bad quantization bits")
         if self.weight_quant not in WEIGHT_QUANTS:
             raise ValueError(f"weight_quant must be one of {WEIGHT_QUANTS}")
+        if self.embed_coding not in EMBED_CODINGS:
+            raise ValueError(f"embed_coding must be one of {EMBED_CODINGS}")
         if self.param_count() > MAX_PARAMS:
             raise ValueError(f"model too large ({self.param_count():,} parameters)")
 
@@ -146,6 +157,10 @@ class INRConfig:
         else:
             total += self.embed_dim * c[0] * 9 + c[0]
         return total
+
+    def bits_per_embed(self) -> float:
+        """Expected coded bits per embedding value under this config's embedding coding."""
+        return BITS_PER_EMBED_TEMPORAL if self.embed_coding == "temporal" else BITS_PER_EMBED
 
     def embed_count(self) -> int:
         """Embedding values carried in the stream (HNeRV: ``frames x d x h0 x w0``)."""
@@ -189,11 +204,13 @@ def _widths(top: int, n: int) -> tuple[int, ...]:
 def configure(arch: str, frames: int, height: int, width: int, target_bits: float, *,
               block: str = "nerv", weight_bits: int = 6, embed_bits: int = 6,
               bits_per_weight: float | None = None, embed_share: float = EMBED_SHARE,
-              weight_quant: str = "channel") -> INRConfig:
+              weight_quant: str = "channel", embed_coding: str = "temporal") -> INRConfig:
     """A config whose coded size should land near ``target_bits`` (see the module docstring).
     ``bits_per_weight`` (expected coded bits per weight) defaults to :func:`bits_per_param`."""
     if weight_quant not in WEIGHT_QUANTS:
         raise ValueError(f"weight_quant must be one of {WEIGHT_QUANTS}")
+    if embed_coding not in EMBED_CODINGS:
+        raise ValueError(f"embed_coding must be one of {EMBED_CODINGS}")
     per_weight = bits_per_param(weight_bits) if bits_per_weight is None else bits_per_weight
     if bits_per_weight is None and weight_quant == "channel":
         per_weight += CHANNEL_QUANT_EXTRA_BITS
@@ -208,9 +225,12 @@ def configure(arch: str, frames: int, height: int, width: int, target_bits: floa
         cells = grid[0] * grid[1]
         if not 0.0 < embed_share < 1.0:
             raise ValueError(f"embed_share must be in (0, 1), got {embed_share}")
+        # the channel count is sized at the direct coding's cost (the share was tuned with it), so
+        # what temporal prediction saves on the same embeddings goes to the weights
         d = int(round(embed_share * target_bits / (frames * cells * BITS_PER_EMBED)))
         embed_dim, mlp = min(max(d, 2), 16), 0
-        weight_budget = target_bits - frames * embed_dim * cells * BITS_PER_EMBED
+        per_embed = BITS_PER_EMBED_TEMPORAL if embed_coding == "temporal" else BITS_PER_EMBED
+        weight_budget = target_bits - frames * embed_dim * cells * per_embed
     target_params = max(weight_budget / per_weight, 1000.0)
     n = len(strides)
     kernels = tuple(1 if i == 0 else 3 for i in range(n))
@@ -218,7 +238,8 @@ def configure(arch: str, frames: int, height: int, width: int, target_bits: floa
     def make(top: int) -> INRConfig:
         return INRConfig(arch=arch, block=block, frames=frames, height=height, width=width, grid=grid,
                          strides=strides, channels=_widths(top, n), kernels=kernels, embed_dim=embed_dim,
-                         mlp_dim=mlp, weight_bits=weight_bits, embed_bits=embed_bits, weight_quant=weight_quant)
+                         mlp_dim=mlp, weight_bits=weight_bits, embed_bits=embed_bits, weight_quant=weight_quant,
+                         embed_coding=embed_coding if arch == "hnerv" else "direct")
 
     lo, hi = MIN_CHANNELS, MAX_CHANNELS
     while lo < hi:  # largest top width whose parameter count fits the budget

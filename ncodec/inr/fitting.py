@@ -73,7 +73,7 @@ from ncodec.devices import pick_device
 from ncodec.entropy.distributions import likelihood_torch
 from ncodec.errors import NcodecError
 from ncodec.inr import weight_coding as wc
-from ncodec.inr.config import BITS_PER_EMBED, INRConfig
+from ncodec.inr.config import INRConfig
 from ncodec.inr.hnerv import HNeRV
 from ncodec.inr.nerv import NeRV
 
@@ -507,9 +507,9 @@ def estimated_bits(model: nn.Module, state: _State, cfg: INRConfig) -> float:
     bits = wc.estimate_bits(tensors, cfg.weight_bits, cfg.weight_quant == "channel")
     if cfg.arch == "hnerv":
         if bool(state.emb_steps.any()):
-            bits += wc.embedding_bits(state.emb_q.cpu().numpy(), cfg.embed_bits)
+            bits += wc.embedding_bits(state.emb_q.cpu().numpy(), cfg.embed_bits, cfg.embed_coding)
         else:
-            bits += cfg.embed_count() * BITS_PER_EMBED
+            bits += cfg.embed_count() * cfg.bits_per_embed()
     return bits
 
 

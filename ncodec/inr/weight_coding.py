@@ -20,7 +20,8 @@ embeddings); all groups share one ANS stream.
 
 Chunk layout (little endian): ``u32 n_groups``, then per group ``u16 m, i8 e, u16 zero,
 i16 log_scale`` (7 bytes), with ``per_channel`` then one ``u8 j_c`` per output channel of every
-tensor of two or more dimensions (canonical order), then the ANS payload. Groups follow the canonical order: the
+tensor of two or more dimensions (canonical order), then the ANS payload. Embeddings coded
+``temporal`` put one ``u8`` predictor coefficient per channel in the same place. Groups follow the canonical order: the
 decoder module's ``state_dict`` names sorted (weights), channel index (embeddings); names and
 shapes come from the model the stream's config builds, so they are not stored, and a damaged
 table cannot allocate beyond that model. :func:`raw_bytes` is what the same integers cost
@@ -151,9 +152,9 @@ def raw_bytes(count: int, bits: int) -> int:
 
 
 # ---------------------------------------------------------------------- groups <-> chunk
-def _encode_groups(groups: Sequence[np.ndarray], steps: Sequence[tuple[int, int]], bits: int,
+def _encode_groups(groups: Sequence[np.ndarray], steps: Sequence[tuple[int, int]], max_abs: int,
                    distribution: str = "laplace", extra: bytes = b"") -> bytes:
-    prior = ZeroInflatedPrior(max_level(bits), distribution)
+    prior = ZeroInflatedPrior(max_abs, distribution)
     params = [prior.fit(g) for g in groups]
     table = _COUNT.pack(len(groups)) + b"".join(
         _GROUP.pack(m, e, p.zero, p.log_scale) for (m, e), p in zip(steps, params))
@@ -162,7 +163,7 @@ def _encode_groups(groups: Sequence[np.ndarray], steps: Sequence[tuple[int, int]
     return table + extra + enc.finish()
 
 
-def _decode_groups(data: bytes, sizes: Sequence[int], bits: int, distribution: str = "laplace",
+def _decode_groups(data: bytes, sizes: Sequence[int], max_abs: int, distribution: str = "laplace",
                    extra: int = 0) -> tuple[list[np.ndarray], list[tuple[int, int]], bytes]:
     """Groups, their step codes and the ``extra`` bytes between the table and the payload."""
     n = len(sizes)
@@ -179,7 +180,7 @@ def _decode_groups(data: bytes, sizes: Sequence[int], bits: int, distribution: s
         except ValueError as exc:
             raise CorruptStreamError(str(exc)) from None
         codes.append((m, e))
-    groups = ZeroInflatedPrior(max_level(bits), distribution).decode(
+    groups = ZeroInflatedPrior(max_abs, distribution).decode(
         Decoder(data[head + extra:]), list(sizes), params)
     return groups, codes, data[head:head + extra]
 
@@ -194,7 +195,7 @@ def encode_tensors(tensors: Mapping[str, torch.Tensor], bits: int, per_channel: 
         groups.append(quantize(t, _steps(tuple(t.shape), code, js), bits).reshape(-1))
         codes.append(code)
         extra += b"" if js is None else js.tobytes()
-    return _encode_groups(groups, codes, bits, extra=extra)
+    return _encode_groups(groups, codes, max_level(bits), extra=extra)
 
 
 def quantized_tensors(tensors: Mapping[str, torch.Tensor], bits: int,
@@ -213,7 +214,7 @@ def decode_tensors(data: bytes, expected: Mapping[str, tuple[int, ...]], bits: i
     names = sorted(expected)
     shapes = [tuple(expected[n]) for n in names]
     n_codes = sum(s[0] for s in shapes if len(s) >= 2) if per_channel else 0
-    groups, codes, extra = _decode_groups(data, [math.prod(s) for s in shapes], bits, extra=n_codes)
+    groups, codes, extra = _decode_groups(data, [math.prod(s) for s in shapes], max_level(bits), extra=n_codes)
     js = np.frombuffer(extra, dtype=np.uint8)
     out, at = {}, 0
     for n, g, code, shape in zip(names, groups, codes, shapes):
@@ -236,6 +237,13 @@ def estimate_bits(tensors: Mapping[str, torch.Tensor], bits: int, per_channel: b
 
 
 # ---------------------------------------------------------------------- embeddings
+#: embedding coding modes: each channel's integers coded as they are (``direct``, every stream
+#: before ``temporal`` existed) or as residuals of a per-channel prediction from the frame before
+EMBED_CODINGS = ("direct", "temporal")
+#: ``temporal``: channel ``c`` predicts ``q_t`` from ``q_(t-1)`` with the coefficient ``a_c / 8``
+PREDICTOR_DENOMINATOR = 8
+
+
 def quantize_embeddings(e: torch.Tensor, bits: int) -> tuple[np.ndarray, list[float]]:
     """``T x d x h x w`` -> integers and one step per channel."""
     steps = [step_for(e[:, c], bits) for c in range(e.shape[1])]
@@ -247,24 +255,112 @@ def dequantize_embeddings(q: np.ndarray, steps: Sequence[float]) -> torch.Tensor
     return torch.stack([dequantize(q[:, c], s, q[:, c].shape) for c, s in enumerate(steps)], dim=1)
 
 
-def encode_embeddings(q: np.ndarray, steps: Sequence[float], bits: int) -> bytes:
+def _prediction(prev: np.ndarray, a: np.ndarray | int) -> np.ndarray:
+    """``floor((a q + D/2) / D)``: ``a / D`` times the previous frame's integers, in integers."""
+    d = PREDICTOR_DENOMINATOR
+    return np.floor_divide(np.asarray(a, dtype=np.int64) * prev + d // 2, d)
+
+
+def temporal_residuals(x: np.ndarray, a: int) -> np.ndarray:
+    """Residuals of one channel's integers ``x`` (``T x ...``) under the coefficient ``a / 8``.
+
+    ``r_0 = q_0`` and ``r_t = q_t - floor((a q_(t-1) + 4) / 8)``; :func:`temporal_reconstruct`
+    inverts it exactly.
+
+    >>> x = np.array([[3], [4], [4], [-2]])
+    >>> temporal_residuals(x, 8).ravel().tolist(), temporal_residuals(x, 0).ravel().tolist()
+    ([3, 1, 0, -6], [3, 4, 4, -2])
+    """
+    x = np.asarray(x, dtype=np.int64)
+    r = x.copy()
+    r[1:] = x[1:] - _prediction(x[:-1], a)
+    return r
+
+
+def temporal_reconstruct(r: np.ndarray, a: np.ndarray) -> np.ndarray:
+    """Inverse of :func:`temporal_residuals` for ``T x d x ...`` residuals, ``a`` one coefficient per
+    channel ``d``; runs frame by frame in integers (exact)."""
+    q = np.asarray(r, dtype=np.int64).copy()
+    coeff = np.asarray(a, dtype=np.int64).reshape(1, -1, *([1] * (q.ndim - 2)))[0]
+    for t in range(1, q.shape[0]):
+        q[t] += _prediction(q[t - 1], coeff)
+    return q
+
+
+def _temporal_plan(q: np.ndarray, bits: int) -> tuple[np.ndarray, list[np.ndarray], "ZeroInflatedPrior"]:
+    """Per channel, the coefficient ``a`` in ``0..8`` whose residuals code smallest, and those residuals."""
+    prior = ZeroInflatedPrior(2 * max_level(bits), "laplace")
+    coeffs, groups = [], []
+    for c in range(q.shape[1]):
+        best: tuple[float, int, np.ndarray] | None = None
+        for a in range(PREDICTOR_DENOMINATOR + 1):
+            r = temporal_residuals(q[:, c], a).reshape(-1)
+            b = prior.bits([r], [prior.fit(r)])
+            if best is None or b < best[0]:
+                best = (b, a, r)
+        assert best is not None
+        coeffs.append(best[1])
+        groups.append(best[2])
+    return np.asarray(coeffs, dtype=np.uint8), groups, prior
+
+
+def _step_codes(steps: Sequence[float]) -> list[tuple[int, int]]:
     codes = []
     for s in steps:
         m, e = math.frexp(s)
         codes.append((int(m * (1 << _MANTISSA_BITS)), e - _MANTISSA_BITS))
         if step_value(*codes[-1]) != s:
             raise ValueError("embedding steps must come from quantize_embeddings")
-    return _encode_groups([q[:, c].reshape(-1) for c in range(q.shape[1])], codes, bits, EMBED_DISTRIBUTION)
+    return codes
 
 
-def embedding_bits(q: np.ndarray, bits: int) -> float:
+def encode_embeddings(q: np.ndarray, steps: Sequence[float], bits: int, coding: str = "direct") -> bytes:
+    """Code ``T x d x h x w`` integers and their per-channel steps into one chunk.
+
+    ``direct``: one zero-inflated Gaussian group per channel. ``temporal``: per channel a
+    coefficient byte ``a`` (``0..8``, chosen by coded size) after the group table, then the
+    residuals of :func:`temporal_residuals` under zero-inflated Laplace groups over
+    ``[-2K, 2K]``. Consecutive frames' embeddings are close, so the residuals are small.
+    """
+    codes = _step_codes(steps)
+    if coding == "direct":
+        return _encode_groups([q[:, c].reshape(-1) for c in range(q.shape[1])], codes, max_level(bits),
+                              EMBED_DISTRIBUTION)
+    if coding != "temporal":
+        raise ValueError(f"embedding coding must be one of {EMBED_CODINGS}")
+    coeffs, groups, _ = _temporal_plan(q, bits)
+    return _encode_groups(groups, codes, 2 * max_level(bits), "laplace", extra=coeffs.tobytes())
+
+
+def embedding_bits(q: np.ndarray, bits: int, coding: str = "direct") -> float:
+    """Coded size in bits that :func:`encode_embeddings` would produce (ideal, without coding)."""
+    head = 8.0 * (_COUNT.size + q.shape[1] * _GROUP.size)
+    if coding == "temporal":
+        _, groups, prior = _temporal_plan(q, bits)
+        return head + 8.0 * q.shape[1] + prior.bits(groups, [prior.fit(g) for g in groups])
     prior = ZeroInflatedPrior(max_level(bits), EMBED_DISTRIBUTION)
     groups = [q[:, c].reshape(-1) for c in range(q.shape[1])]
-    return 8.0 * (_COUNT.size + len(groups) * _GROUP.size) + prior.bits(groups, [prior.fit(g) for g in groups])
+    return head + prior.bits(groups, [prior.fit(g) for g in groups])
 
 
-def decode_embeddings(data: bytes, shape: tuple[int, int, int, int], bits: int) -> torch.Tensor:
+def decode_embeddings(data: bytes, shape: tuple[int, int, int, int], bits: int, coding: str = "direct") -> torch.Tensor:
+    """Inverse of :func:`encode_embeddings` (raises :class:`CorruptStreamError` on a damaged chunk)."""
     t, d, h, w = shape
-    groups, codes, _ = _decode_groups(data, [t * h * w] * d, bits, EMBED_DISTRIBUTION)
-    q = np.stack([g.reshape(t, h, w) for g in groups], axis=1)
+    k = max_level(bits)
+    if coding == "direct":
+        groups, codes, _ = _decode_groups(data, [t * h * w] * d, k, EMBED_DISTRIBUTION)
+        q = np.stack([g.reshape(t, h, w) for g in groups], axis=1)
+    elif coding == "temporal":
+        groups, codes, extra = _decode_groups(data, [t * h * w] * d, 2 * k, "laplace", extra=d)
+        coeffs = np.frombuffer(extra, dtype=np.uint8).astype(np.int64)
+        if (coeffs > PREDICTOR_DENOMINATOR).any():
+            raise CorruptStreamError("invalid embedding predictor coefficient")
+        r = np.stack([g.reshape(t, h, w) for g in groups], axis=1)
+        if np.abs(r).max(initial=0) > 2 * k:
+            raise CorruptStreamError("embedding residual out of range")
+        q = temporal_reconstruct(r, coeffs)
+    else:
+        raise CorruptStreamError(f"unknown embedding coding {coding!r}")
+    if np.abs(q).max(initial=0) > k:
+        raise CorruptStreamError("embedding value out of range")
     return dequantize_embeddings(q, [step_value(*c) for c in codes])
