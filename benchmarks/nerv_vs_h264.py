@@ -6,6 +6,12 @@ that anchor's curve from the same directory, and the ratio. A directory may hold
 clip-length table in BENCHMARKS.md (issue 6)::
 
     .venv/bin/python benchmarks/nerv_vs_h264.py /work/runs/nerv-len3-32 /work/runs/nerv-len3-128
+
+Single streams (``.ncd`` files, e.g. from ``benchmarks/nerv_epochs.py --save``) are read with
+``--streams``: their bpp from the file size, their Y-PSNR from the one measured at encode time,
+against the curves of ``--anchors``::
+
+    .venv/bin/python benchmarks/nerv_vs_h264.py --anchors benchmarks/results/nerv-chaplin-241f --streams X.ncd
 """
 
 from __future__ import annotations
@@ -32,11 +38,18 @@ def main() -> None:
     from ncodec.eval.sweep import read_results
 
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    ap.add_argument("dirs", nargs="+", type=Path)
+    ap.add_argument("dirs", nargs="*", type=Path)
+    ap.add_argument("--streams", nargs="*", type=Path, default=[], help="ncodec files to rate against --anchors")
     ap.add_argument("--metric", default="psnr", help="result key of the Y-PSNR (video: psnr)")
     ap.add_argument("--anchors", type=Path, default=None, metavar="DIR",
                     help="take the H.264/H.265 curves from this sweep (same clip and frames) when a DIR lacks them")
     args = ap.parse_args()
+    if args.streams:
+        if args.anchors is None:
+            raise SystemExit("--streams needs --anchors DIR")
+        _streams(args.streams, args.anchors, args.metric)
+    if not args.dirs:
+        return
     print("| clip | frames | codec | bpp | Y-PSNR (dB) | H.264 bpp at that PSNR | x H.264 | H.265 bpp | x H.265 "
           "| encode s / frame | decode frames/s |")
     print("|---|---:|---|---:|---:|---:|---:|---:|---:|---:|---:|")
@@ -59,6 +72,26 @@ def main() -> None:
             print(f"| {Path(r['item']).name} | {frames} | {r['codec']} | {r['bpp']:.4f} | {r[args.metric]:.2f} | {h264:.4f} "
                   f"| {r['bpp'] / h264:.2f}x | {h265:.4f} | {r['bpp'] / h265:.2f}x "
                   f"| {r['encode_s'] / frames:.1f} | {frames / r['decode_s']:.0f} |")
+
+
+def _streams(paths: list[Path], anchors: Path, metric: str) -> None:
+    from ncodec.container import Container
+    from ncodec.eval.sweep import read_results
+
+    curves: dict[str, list[tuple[float, float]]] = {}
+    for r in read_results(anchors / "results.jsonl"):
+        if "error" not in r and "nerv" not in r["codec"]:
+            curves.setdefault(r["codec"], []).append((r["bpp"], r[metric]))
+    names = [c for c in ("h264", "h264:tune=psnr", "h265", "h265:tune=psnr", "av1") if c in curves]
+    print("| stream | bpp | Y-PSNR (dB) | " + " | ".join(f"x {n}" for n in names) + " |")
+    print("|---|---:|---:|" + "---:|" * len(names))
+    for p in paths:
+        data = p.read_bytes()
+        c = Container.from_bytes(data)
+        t, h, w = c.media["shape"]
+        bpp, psnr = 8 * len(data) / (t * h * w), float(c.params["fit"]["y_psnr"])
+        ratios = [bpp / rate_at(curves[n], psnr) for n in names]
+        print(f"| {p.name} | {bpp:.5f} | {psnr:.2f} | " + " | ".join(f"{x:.3f}x" for x in ratios) + " |")
 
 
 if __name__ == "__main__":
