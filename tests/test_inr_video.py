@@ -134,6 +134,36 @@ def test_per_channel_steps_are_exact_tighter_and_round_trip():
         wc.decode_tensors(data[:30], shapes, 6, per_channel=True)
 
 
+def test_adaptive_weight_prior_is_exact_smaller_and_checked():
+    torch.manual_seed(3)
+    # integers whose histogram is no Laplace (two modes at about +-2/3 of the range), 30 % pruned
+    w = torch.sign(torch.randn(64, 32, 3, 3)) * (0.05 + 0.005 * torch.randn(64, 32, 3, 3))
+    w[:, 0, 0, 0] = 0.075
+    w[torch.rand(w.shape) < 0.3] = 0.0
+    tensors = {"c.weight": w, "c.bias": torch.randn(64) * 0.01, "z.weight": torch.zeros(4, 4)}
+    shapes = {n: tuple(t.shape) for n, t in tensors.items()}
+    ref = wc.quantized_tensors(tensors, 6, per_channel=True)
+    sizes = {}
+    for prior in wc.WEIGHT_PRIORS:
+        data = wc.encode_tensors(tensors, 6, per_channel=True, prior=prior)
+        out = wc.decode_tensors(data, shapes, 6, per_channel=True, prior=prior)
+        assert all(torch.equal(out[n], ref[n]) for n in tensors)
+        assert abs(8 * len(data) - wc.estimate_bits(tensors, 6, True, prior)) < 64 + 0.01 * 8 * len(data)
+        other = "zero-inflated" if prior == "adaptive" else "adaptive"
+        recoded = wc.recode_tensors(data, shapes, 6, True, prior, other)
+        assert recoded == wc.encode_tensors(tensors, 6, per_channel=True, prior=other)
+        sizes[prior] = len(data)
+        with pytest.raises(CorruptStreamError):
+            wc.decode_tensors(data[:len(data) // 2], shapes, 6, per_channel=True, prior=prior)
+    assert sizes["adaptive"] < 0.8 * sizes["zero-inflated"]
+    with pytest.raises(ValueError):
+        wc.encode_tensors(tensors, 6, prior="huffman")
+    # a value the quantizer can never produce (|q| > K, escape coded) is refused
+    data = wc._encode_groups([np.array([0, 40, 1])], [(1 << 15, -20)], wc.max_level(6), prior="adaptive")
+    with pytest.raises(CorruptStreamError, match="out of range"):
+        wc.decode_tensors(data, {"a": (3,)}, 6, prior="adaptive")
+
+
 def drifting_embeddings(t: int = 40, d: int = 4, seed: int = 0) -> torch.Tensor:
     """``T x d x 3 x 5`` values that drift slowly from frame to frame, with a cut halfway, and one
     channel of white noise (no temporal structure)."""
@@ -173,8 +203,8 @@ def test_temporal_embedding_coding_is_exact_smaller_and_checked():
 
 
 def test_temporal_embeddings_buy_weights_and_old_configs_still_read():
-    a = configure("hnerv", 120, 180, 320, 0.1 * 120 * 180 * 320, embed_coding="direct")
-    b = configure("hnerv", 120, 180, 320, 0.1 * 120 * 180 * 320)
+    a = configure("hnerv", 241, 180, 320, 0.1 * 241 * 180 * 320, embed_coding="direct")
+    b = configure("hnerv", 241, 180, 320, 0.1 * 241 * 180 * 320)
     assert b.embed_coding == "temporal" and a.embed_dim == b.embed_dim
     assert b.param_count() > a.param_count()  # the bits prediction saves go to the weights
     assert "embed_coding" not in a.to_dict()  # streams from before the option read the same
@@ -182,6 +212,10 @@ def test_temporal_embeddings_buy_weights_and_old_configs_still_read():
     with pytest.raises(CorruptStreamError):
         INRConfig.from_dict({**b.to_dict(), "embed_coding": "spatial"})
     assert configure("nerv", 16, 64, 96, 1e5).embed_coding == "direct"
+    c = configure("hnerv", 241, 180, 320, 0.1 * 241 * 180 * 320, weight_prior="zero-inflated")
+    assert c.param_count() < b.param_count() and "weight_prior" not in c.to_dict()  # the saving buys weights too
+    with pytest.raises(CorruptStreamError):
+        INRConfig.from_dict({**b.to_dict(), "weight_prior": "huffman"})
 
 
 # ---------------------------------------------------------------------- the codec
@@ -204,14 +238,14 @@ def test_round_trip_psnr_matches_the_encoder_and_decode_is_repeatable(coded):
     assert psnr > 18  # it learned something in 150 steps (random output is ~8 dB)
     assert md5_planes(codec.decode(data)) == md5_planes(out)
     assert set(c.chunks) == {"weights", "embeddings"}
-    assert c.params["config"]["embed_coding"] == "temporal"
+    assert c.params["config"]["embed_coding"] == "temporal" and c.params["config"]["weight_prior"] == "adaptive"
 
 
 def test_nerv_round_trip_and_enhanced_blocks():
     v = tiny_video(t=4)
     for spec in (("nerv", {}), ("hnerv", {"block": "enhanced"}), ("hnerv", {"weight_bits": "5", "embed_bits": "4"}),
                  ("hnerv", {"weight_quant": "tensor"}),  # one step per tensor: streams made before per channel
-                 ("hnerv", {"embed_coding": "direct"})):  # embeddings as streams before temporal prediction
+                 ("hnerv", {"embed_coding": "direct", "weight_prior": "zero-inflated"})):  # as streams before both
         codec = get(spec[0], epochs="5", **spec[1])
         data = codec.encode(v, 1.0)
         c = Container.from_bytes(data)
@@ -221,6 +255,7 @@ def test_nerv_round_trip_and_enhanced_blocks():
         assert c.params["config"]["weight_quant"] == spec[1].get("weight_quant", "channel")
         assert c.params["config"].get("embed_coding", "direct") == spec[1].get(
             "embed_coding", "temporal" if spec[0] == "hnerv" else "direct")
+        assert c.params["config"].get("weight_prior", "zero-inflated") == spec[1].get("weight_prior", "adaptive")
         assert abs(video_psnr(v, codec.decode(data))["y_psnr"] - c.params["fit"]["y_psnr"]) < 1e-3
 
 

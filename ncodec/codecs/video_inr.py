@@ -59,8 +59,8 @@ class _INRVideoCodec(Codec):
     def __init__(self, block: str = "nerv", device: str = "auto", workdir: Optional[str | Path] = None,
                  progress: Any = False, weight_bits: int | str = 6, embed_bits: int | str = 6,
                  embed_share: float | str = 0.08, weight_quant: str = "channel", embed_coding: str = "temporal",
-                 **fit_options: Any) -> None:
-        from ncodec.inr.config import BLOCKS, EMBED_CODINGS, WEIGHT_QUANTS
+                 weight_prior: str = "adaptive", **fit_options: Any) -> None:
+        from ncodec.inr.config import BLOCKS, EMBED_CODINGS, WEIGHT_PRIORS, WEIGHT_QUANTS
         from ncodec.inr.fitting import FitOptions
 
         if block not in BLOCKS:
@@ -92,6 +92,9 @@ class _INRVideoCodec(Codec):
         if embed_coding not in EMBED_CODINGS:
             raise MediaError(f"{self.name}: embed_coding must be one of {', '.join(EMBED_CODINGS)}, got {embed_coding!r}")
         self.embed_coding = embed_coding
+        if weight_prior not in WEIGHT_PRIORS:
+            raise MediaError(f"{self.name}: weight_prior must be one of {', '.join(WEIGHT_PRIORS)}, got {weight_prior!r}")
+        self.weight_prior = weight_prior
         self.block = block
         self.workdir = Path(workdir) if workdir is not None else None
         self.progress = _as_bool(progress)
@@ -103,7 +106,9 @@ class _INRVideoCodec(Codec):
                 "grad_clip": o.grad_clip, "quant_noise": o.quant_noise, "reseeds": o.reseeds, "weight_bits": self.weight_bits,
                 "embed_bits": self.embed_bits, "embed_share": self.embed_share, "weight_quant": self.weight_quant,
                 "embed_coding": self.embed_coding if self.arch == "hnerv" else "direct",
-                "prior": "zero-inflated Laplace per tensor / embedding channel (temporal: of the residuals)"}
+                "weight_prior": self.weight_prior,
+                "prior": "weights: adaptive or zero-inflated Laplace per tensor; embeddings: zero-inflated per channel "
+                         "(temporal: of the residuals)"}
 
     # ------------------------------------------------------------------ encode
     def _encode(self, media: Video, quality: float) -> tuple[dict[str, bytes], dict[str, Any], dict[str, Any]]:
@@ -117,12 +122,13 @@ class _INRVideoCodec(Codec):
         t, h, w = yuv.planes[0].shape
         cfg = configure(self.arch, t, h, w, quality * t * h * w, block=self.block, weight_bits=self.weight_bits,
                         embed_bits=self.embed_bits, embed_share=self.embed_share, weight_quant=self.weight_quant,
-                        embed_coding=self.embed_coding)
+                        embed_coding=self.embed_coding, weight_prior=self.weight_prior)
         start = time.perf_counter()
         result = fit(yuv.planes, cfg, self.fit_options, workdir=self.workdir, progress=self.progress)
         seconds = time.perf_counter() - start
         chunks: dict[str, bytes] = {}
-        chunks[WEIGHTS_CHUNK] = wc.encode_tensors(result.decoder_state, cfg.weight_bits, cfg.weight_quant == "channel")
+        chunks[WEIGHTS_CHUNK] = wc.encode_tensors(result.decoder_state, cfg.weight_bits, cfg.weight_quant == "channel",
+                                                  cfg.weight_prior)
         n_weights = sum(v.numel() for v in result.decoder_state.values())
         params: dict[str, Any] = {"config": cfg.to_dict(), "weights_count": n_weights,
                                   "weights_raw_bytes": wc.raw_bytes(n_weights, cfg.weight_bits)}
@@ -157,7 +163,8 @@ class _INRVideoCodec(Codec):
             raise CorruptStreamError(f"{self.name} stream has no {WEIGHTS_CHUNK!r} chunk")
         decoder = build_decoder(cfg)
         expected = {k: tuple(v.shape) for k, v in decoder.state_dict().items()}
-        decoder.load_state_dict(wc.decode_tensors(data, expected, cfg.weight_bits, cfg.weight_quant == "channel"))
+        decoder.load_state_dict(wc.decode_tensors(data, expected, cfg.weight_bits, cfg.weight_quant == "channel",
+                                                  cfg.weight_prior))
         emb = None
         if cfg.arch == "hnerv":
             edata = container.chunks.get(EMBED_CHUNK)

@@ -16,7 +16,7 @@ number of bits (:func:`configure`):
 * **budget** -- ``target_bits`` (from ``-q`` bits per pixel or ``--size-kb``) is split into
   embedding bits (HNeRV, ``embed_share``: 8 % by default, at least 2 channels) and weight bits at an expected number of coded bits per
   weight after pruning, quantization and entropy coding (:func:`bits_per_param`, calibrated on
-  real fits). The embedding channels are counted at the direct coding's 5.2 bits per value and
+  real fits, less :data:`ADAPTIVE_PRIOR_SAVING_BITS` with the adaptive weight model). The embedding channels are counted at the direct coding's 5.2 bits per value and
   budgeted at what their coding really costs (temporal prediction: :data:`BITS_PER_EMBED_TEMPORAL`),
   so the bits that prediction saves buy weights. The final size is measured, not assumed;
   ``BENCHMARKS.md`` shows how close the targets land.
@@ -50,6 +50,10 @@ BITS_PER_PARAM_SLOPE = 0.7
 #: at 6 bits on a 300-frame fit) and buys 1.9 dB there before fine-tuning (BENCHMARKS.md)
 CHANNEL_QUANT_EXTRA_BITS = 0.5
 WEIGHT_QUANTS = ("tensor", "channel")
+WEIGHT_PRIORS = ("zero-inflated", "adaptive")
+#: an adaptive (count-based) model of each tensor's integers instead of the fitted zero-inflated
+#: Laplace saves about this much per weight (measured 0.23 bits at 6 bits per channel on a 241-frame fit)
+ADAPTIVE_PRIOR_SAVING_BITS = 0.2
 #: coded bits per HNeRV embedding value (6-bit quantization + entropy coding; measured 5.2) when each
 #: channel is coded as it is (``embed_coding="direct"``)
 BITS_PER_EMBED = 5.2
@@ -80,6 +84,7 @@ class INRConfig:
     embed_bits: int = 6
     weight_quant: str = "tensor"  # quantizer step per "tensor" (streams before it existed) or per "channel"
     embed_coding: str = "direct"  # HNeRV embeddings "direct" (streams before it existed) or "temporal"
+    weight_prior: str = "zero-inflated"  # weights' model: "zero-inflated" (streams before it existed) or "adaptive"
     extra: dict[str, Any] = field(default_factory=dict)
 
     @property
@@ -91,8 +96,11 @@ class INRConfig:
         d = asdict(self)
         d["grid"], d["strides"] = list(self.grid), list(self.strides)
         d["channels"], d["kernels"] = list(self.channels), list(self.kernels)
-        if self.embed_coding == "direct":  # streams and fit fingerprints from before the field stay as they were
+        # streams and fit fingerprints from before these fields stay as they were
+        if self.embed_coding == "direct":
             del d["embed_coding"]
+        if self.weight_prior == "zero-inflated":
+            del d["weight_prior"]
         return d
 
     @classmethod
@@ -108,7 +116,8 @@ class INRConfig:
                       kernels=tuple(ints(d["kernels"])), embed_dim=int(d["embed_dim"]),
                       mlp_dim=int(d.get("mlp_dim", 0)), weight_bits=int(d.get("weight_bits", 8)),
                       embed_bits=int(d.get("embed_bits", 6)), weight_quant=str(d.get("weight_quant", "tensor")),
-                      embed_coding=str(d.get("embed_coding", "direct")), extra=dict(d.get("extra", {})))
+                      embed_coding=str(d.get("embed_coding", "direct")),
+                      weight_prior=str(d.get("weight_prior", "zero-inflated")), extra=dict(d.get("extra", {})))
             cfg.check()
         except (KeyError, TypeError, ValueError) as exc:
             raise CorruptStreamError(f"invalid INR model config: {exc}") from None
@@ -138,6 +147,8 @@ class INRConfig:
             raise ValueError(f"weight_quant must be one of {WEIGHT_QUANTS}")
         if self.embed_coding not in EMBED_CODINGS:
             raise ValueError(f"embed_coding must be one of {EMBED_CODINGS}")
+        if self.weight_prior not in WEIGHT_PRIORS:
+            raise ValueError(f"weight_prior must be one of {WEIGHT_PRIORS}")
         if self.param_count() > MAX_PARAMS:
             raise ValueError(f"model too large ({self.param_count():,} parameters)")
 
@@ -204,16 +215,21 @@ def _widths(top: int, n: int) -> tuple[int, ...]:
 def configure(arch: str, frames: int, height: int, width: int, target_bits: float, *,
               block: str = "nerv", weight_bits: int = 6, embed_bits: int = 6,
               bits_per_weight: float | None = None, embed_share: float = EMBED_SHARE,
-              weight_quant: str = "channel", embed_coding: str = "temporal") -> INRConfig:
+              weight_quant: str = "channel", embed_coding: str = "temporal",
+              weight_prior: str = "adaptive") -> INRConfig:
     """A config whose coded size should land near ``target_bits`` (see the module docstring).
     ``bits_per_weight`` (expected coded bits per weight) defaults to :func:`bits_per_param`."""
     if weight_quant not in WEIGHT_QUANTS:
         raise ValueError(f"weight_quant must be one of {WEIGHT_QUANTS}")
     if embed_coding not in EMBED_CODINGS:
         raise ValueError(f"embed_coding must be one of {EMBED_CODINGS}")
+    if weight_prior not in WEIGHT_PRIORS:
+        raise ValueError(f"weight_prior must be one of {WEIGHT_PRIORS}")
     per_weight = bits_per_param(weight_bits) if bits_per_weight is None else bits_per_weight
     if bits_per_weight is None and weight_quant == "channel":
         per_weight += CHANNEL_QUANT_EXTRA_BITS
+    if bits_per_weight is None and weight_prior == "adaptive":
+        per_weight -= ADAPTIVE_PRIOR_SAVING_BITS
     if arch not in ARCHS or block not in BLOCKS:
         raise ValueError(f"arch must be one of {ARCHS} and block one of {BLOCKS}")
     if arch == "nerv":
@@ -239,7 +255,7 @@ def configure(arch: str, frames: int, height: int, width: int, target_bits: floa
         return INRConfig(arch=arch, block=block, frames=frames, height=height, width=width, grid=grid,
                          strides=strides, channels=_widths(top, n), kernels=kernels, embed_dim=embed_dim,
                          mlp_dim=mlp, weight_bits=weight_bits, embed_bits=embed_bits, weight_quant=weight_quant,
-                         embed_coding=embed_coding if arch == "hnerv" else "direct")
+                         embed_coding=embed_coding if arch == "hnerv" else "direct", weight_prior=weight_prior)
 
     lo, hi = MIN_CHANNELS, MAX_CHANNELS
     while lo < hi:  # largest top width whose parameter count fits the budget

@@ -504,7 +504,7 @@ def estimated_bits(model: nn.Module, state: _State, cfg: INRConfig) -> float:
     for name, p in dec.named_parameters():
         m = state.mask(name)
         tensors[name] = (p * m if m is not None else p).detach().cpu()
-    bits = wc.estimate_bits(tensors, cfg.weight_bits, cfg.weight_quant == "channel")
+    bits = wc.estimate_bits(tensors, cfg.weight_bits, cfg.weight_quant == "channel", cfg.weight_prior)
     if cfg.arch == "hnerv":
         if bool(state.emb_steps.any()):
             bits += wc.embedding_bits(state.emb_q.cpu().numpy(), cfg.embed_bits, cfg.embed_coding)
