@@ -203,8 +203,8 @@ def test_temporal_embedding_coding_is_exact_smaller_and_checked():
 
 
 def test_temporal_embeddings_buy_weights_and_old_configs_still_read():
-    a = configure("hnerv", 241, 180, 320, 0.1 * 241 * 180 * 320, embed_coding="direct")
-    b = configure("hnerv", 241, 180, 320, 0.1 * 241 * 180 * 320)
+    a = configure("hnerv", 300, 180, 320, 0.1 * 300 * 180 * 320, embed_coding="direct")
+    b = configure("hnerv", 300, 180, 320, 0.1 * 300 * 180 * 320)
     assert b.embed_coding == "temporal" and a.embed_dim == b.embed_dim
     assert b.param_count() > a.param_count()  # the bits prediction saves go to the weights
     assert "embed_coding" not in a.to_dict()  # streams from before the option read the same
@@ -212,7 +212,7 @@ def test_temporal_embeddings_buy_weights_and_old_configs_still_read():
     with pytest.raises(CorruptStreamError):
         INRConfig.from_dict({**b.to_dict(), "embed_coding": "spatial"})
     assert configure("nerv", 16, 64, 96, 1e5).embed_coding == "direct"
-    c = configure("hnerv", 241, 180, 320, 0.1 * 241 * 180 * 320, weight_prior="zero-inflated")
+    c = configure("hnerv", 300, 180, 320, 0.1 * 300 * 180 * 320, weight_prior="zero-inflated")
     assert c.param_count() < b.param_count() and "weight_prior" not in c.to_dict()  # the saving buys weights too
     with pytest.raises(CorruptStreamError):
         INRConfig.from_dict({**b.to_dict(), "weight_prior": "huffman"})

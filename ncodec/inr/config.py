@@ -52,12 +52,14 @@ CHANNEL_QUANT_EXTRA_BITS = 0.5
 WEIGHT_QUANTS = ("tensor", "channel")
 WEIGHT_PRIORS = ("zero-inflated", "adaptive")
 #: an adaptive (count-based) model of each tensor's integers instead of the fitted zero-inflated
-#: Laplace saves about this much per weight (measured 0.23 bits at 6 bits per channel on a 241-frame fit)
-ADAPTIVE_PRIOR_SAVING_BITS = 0.2
+#: Laplace saves about this much per weight (measured at 6 bits per channel: 0.105 on chaplin 241
+#: frames, 0.154 on basketball 300 frames, BENCHMARKS.md)
+ADAPTIVE_PRIOR_SAVING_BITS = 0.13
 #: coded bits per HNeRV embedding value (6-bit quantization + entropy coding; measured 5.2) when each
 #: channel is coded as it is (``embed_coding="direct"``)
 BITS_PER_EMBED = 5.2
-#: the same with temporal prediction (``embed_coding="temporal"``, the default; measured, BENCHMARKS.md)
+#: the same with temporal prediction (``embed_coding="temporal"``, the default; measured 1.84 on
+#: chaplin 241 frames, 2.46 on basketball 300 frames, BENCHMARKS.md)
 BITS_PER_EMBED_TEMPORAL = 2.0
 EMBED_CODINGS = ("direct", "temporal")
 EMBED_SHARE = 0.08  # share of the bits for HNeRV embeddings (beat 0.15 / 0.25; 0.04 can collapse, BENCHMARKS.md)
