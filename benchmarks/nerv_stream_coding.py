@@ -65,7 +65,7 @@ def main() -> None:
             echunks = {m: wc.encode_embeddings(q, steps, cfg.embed_bits, m) for m in wc.EMBED_CODINGS}
             rec.update({"embedding_values": int(q.size), "embedding_bytes": {m: len(b) for m, b in echunks.items()},
                         "bits_per_embedding": {m: round(8 * len(b) / q.size, 3) for m, b in echunks.items()},
-                        "coefficients_of_8": wc._temporal_plan(q, cfg.embed_bits)[0].tolist()})
+                        "coefficients_of_8": wc.temporal_coefficients(q, cfg.embed_bits)})
             chunks["embeddings"] = echunks["temporal"]
             new_cfg = dataclasses.replace(new_cfg, embed_coding="temporal")
         out = Container(codec=c.codec, codec_version=c.codec_version, media=c.media, chunks=chunks,

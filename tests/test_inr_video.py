@@ -186,6 +186,7 @@ def test_temporal_embedding_coding_is_exact_smaller_and_checked():
     assert len(temporal) < 0.75 * len(direct)
     # the drifting channels predict from the frame before, the noise channel does not
     coeffs = np.frombuffer(temporal[4 + 7 * shape[1]:4 + 8 * shape[1]], dtype=np.uint8)
+    assert coeffs.tolist() == wc.temporal_coefficients(q, 6)
     assert coeffs[:-1].min() >= 6 and coeffs[-1] <= 2
     for a in range(9):
         x = q[:, 0]

@@ -371,6 +371,11 @@ def _temporal_plan(q: np.ndarray, bits: int) -> tuple[np.ndarray, list[np.ndarra
     return np.asarray(coeffs, dtype=np.uint8), groups, prior
 
 
+def temporal_coefficients(q: np.ndarray, bits: int) -> list[int]:
+    """The predictor coefficient (of 8) that ``temporal`` coding chooses for each channel of ``q``."""
+    return _temporal_plan(q, bits)[0].tolist()
+
+
 def _step_codes(steps: Sequence[float]) -> list[tuple[int, int]]:
     codes = []
     for s in steps:
