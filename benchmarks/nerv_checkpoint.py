@@ -46,7 +46,7 @@ class Fitted:
         """Y-PSNR over the scored frames, ``emb`` holding their embeddings in order."""
         from torch.func import functional_call
 
-        from ncodec.inr.fitting import to_yuv420
+        from ncodec.codecs.video.fitting import to_yuv420
 
         mse = 0.0
         with torch.no_grad():
@@ -60,8 +60,8 @@ class Fitted:
 def load(args: argparse.Namespace) -> Fitted:
     from ncodec.checkpoint import load_checkpoint
     from ncodec.datasets.io import read_video
-    from ncodec.inr.config import configure
-    from ncodec.inr.fitting import _Frames, _State, build_model, decoder_module
+    from ncodec.codecs.video.config import configure
+    from ncodec.codecs.video.fitting import _Frames, _State, build_model, decoder_module
 
     torch.set_num_threads(1)
     yuv = read_video(args.clip, max_frames=args.frames, max_side=args.max_side).to_yuv420()

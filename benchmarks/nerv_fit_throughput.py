@@ -18,8 +18,8 @@ import torch
 
 def main() -> None:
     from ncodec.datasets.io import read_video
-    from ncodec.inr.config import configure
-    from ncodec.inr.fitting import build_model, distortion
+    from ncodec.codecs.video.config import configure
+    from ncodec.codecs.video.fitting import build_model, distortion
 
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--clip", default="../shared/data/video/basketball_426x240.mp4")

@@ -24,8 +24,8 @@ from torch.func import functional_call
 def main() -> None:
     from nerv_checkpoint import add_arguments, load
 
-    from ncodec.inr import weight_coding as wc
-    from ncodec.inr.fitting import distortion
+    from ncodec.codecs.video import bitstream as wc
+    from ncodec.codecs.video.fitting import distortion
 
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     add_arguments(ap, sample=40)

@@ -29,9 +29,9 @@ def main() -> None:
 
     from ncodec.codecs import get
     from ncodec.container import Container
-    from ncodec.inr import weight_coding as wc
-    from ncodec.inr.config import INRConfig
-    from ncodec.inr.rendering import build_decoder
+    from ncodec.codecs.video import bitstream as wc
+    from ncodec.codecs.video.config import INRConfig
+    from ncodec.codecs.video.rendering import build_decoder
 
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("streams", nargs="+", type=Path)

@@ -27,7 +27,7 @@ def main() -> None:
     from nerv_checkpoint import add_arguments, load
 
     from ncodec.entropy import ZeroInflatedPrior
-    from ncodec.inr import weight_coding as wc
+    from ncodec.codecs.video import bitstream as wc
 
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     add_arguments(ap, sample=60)

@@ -44,3 +44,7 @@ class MediaError(NcodecError, ValueError):
 
 class LimitError(FormatError):
     """A declared size exceeds ncodec's safety limits."""
+
+
+class MissingWeightsError(NcodecError):
+    """No trained weights are available for a learned codec."""

@@ -15,9 +15,8 @@ import numpy as np
 import pytest
 
 from ncodec.codecs import get
-from ncodec.codecs.audio_classical import AUDIO_CODECS
-from ncodec.codecs.image_classical import IMAGE_CODECS
-from ncodec.codecs.video_classical import VIDEO_CODECS, H264Codec, _strip_x264_info_sei
+from ncodec.codecs.classical.video import H264Codec, _strip_x264_info_sei
+from ncodec.codecs.registry import ENTRIES
 from ncodec.container import Container
 from ncodec.datasets.samples import load_sample
 from ncodec.errors import CorruptStreamError, MediaError, QualityError
@@ -25,9 +24,10 @@ from ncodec.media import Audio, Image, Video
 
 SHARED = Path(__file__).resolve().parents[1].parent / "shared" / "data"
 
-IMAGE_NAMES = [c.name for c in IMAGE_CODECS]
-VIDEO_NAMES = [c.name for c in VIDEO_CODECS]
-AUDIO_NAMES = [c.name for c in AUDIO_CODECS]
+CLASSICAL = [e for e in ENTRIES if e.module.startswith("ncodec.codecs.classical.")]
+IMAGE_NAMES = [e.name for e in CLASSICAL if e.kind == "image"]
+VIDEO_NAMES = [e.name for e in CLASSICAL if e.kind == "video"]
+AUDIO_NAMES = [e.name for e in CLASSICAL if e.kind == "audio"]
 LOSSY_IMAGE = [n for n in IMAGE_NAMES if n != "png"]
 LOSSY_AUDIO = [n for n in AUDIO_NAMES if n != "flac"]
 

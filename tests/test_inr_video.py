@@ -16,10 +16,10 @@ from ncodec.container import Container
 from ncodec.entropy import Decoder, Encoder, ZeroInflatedPrior
 from ncodec.errors import CorruptStreamError, NcodecError
 from ncodec.eval.metrics import video_psnr
-from ncodec.inr import weight_coding as wc
-from ncodec.inr.config import INRConfig, configure
-from ncodec.inr.fitting import FitOptions, decoder_module, fit
-from ncodec.inr.rendering import build_decoder
+from ncodec.codecs.video import bitstream as wc
+from ncodec.codecs.video.config import INRConfig, configure
+from ncodec.codecs.video.fitting import FitOptions, decoder_module, fit
+from ncodec.codecs.video.rendering import build_decoder
 from ncodec.media import Video
 
 
@@ -356,7 +356,7 @@ def test_interrupted_fit_resumes_to_the_same_result(tmp_path):
 
 
 def test_gradient_clipping_is_relative_to_the_running_norm():
-    from ncodec.inr.fitting import _clip_gradients
+    from ncodec.codecs.video.fitting import _clip_gradients
 
     layer = torch.nn.Linear(3, 1, bias=False)
     layer.weight.grad = torch.tensor([[3.0, 0.0, 4.0]])  # norm 5
@@ -374,7 +374,7 @@ def test_gradient_clipping_is_relative_to_the_running_norm():
 
 
 def test_still_baseline_is_the_better_trivial_predictor():
-    from ncodec.inr.fitting import LUMA_WEIGHT, still_baseline_db
+    from ncodec.codecs.video.fitting import LUMA_WEIGHT, still_baseline_db
 
     rng = np.random.default_rng(0)
     y = rng.integers(0, 256, (4, 6, 8)).astype(np.uint8)
@@ -439,7 +439,7 @@ def test_cli_encode_size_kb_info_and_decode(tmp_path, capsys):
 
 
 def test_two_encodes_cannot_share_a_fit_directory(tmp_path):
-    from ncodec.inr.fitting import _workdir_lock
+    from ncodec.codecs.video.fitting import _workdir_lock
 
     v = tiny_video(t=2).to_yuv420()
     cfg = configure("nerv", 2, v.height, v.width, 20000)
@@ -451,7 +451,7 @@ def test_two_encodes_cannot_share_a_fit_directory(tmp_path):
 
 def test_bench_resumes_a_half_done_fit(tmp_path, monkeypatch):
     """A sweep killed inside a NeRV fit restarts that fit from its checkpoint in DIR/fits/."""
-    import ncodec.inr.fitting as fitting
+    import ncodec.codecs.video.fitting as fitting
     from ncodec.datasets.collection import LoadOptions
     from ncodec.datasets.io import write_video
     from ncodec.eval.sweep import CodecSpec, Job, run_job

@@ -102,7 +102,7 @@ def test_other_weights_are_refused(tmp_path):
 
 
 def test_missing_weights_say_what_to_do(tmp_path):
-    from ncodec.codecs.image.codec import MissingWeightsError
+    from ncodec.errors import MissingWeightsError
 
     with pytest.raises(MissingWeightsError, match="ncodec train image"):
         CheckerboardCodec(weights=tmp_path / "none.safetensors").encode(image(64, 64), 0.5)
@@ -232,7 +232,7 @@ def test_shipped_weights_and_their_reference_points(name):
     import hashlib
 
     from ncodec.codecs import get
-    from ncodec.codecs.image.codec import WEIGHTS_DIR
+    from ncodec.weights import WEIGHTS_DIR
     from ncodec.datasets.samples import load_sample
     from ncodec.eval.metrics import quality_summary
 
@@ -247,7 +247,7 @@ def test_shipped_weights_and_their_reference_points(name):
 
 
 def test_shipped_weights_stay_under_40_mb_together():
-    from ncodec.codecs.image.codec import WEIGHTS_DIR
+    from ncodec.weights import WEIGHTS_DIR
 
     files = list(WEIGHTS_DIR.glob("*.safetensors"))
     assert files and sum(f.stat().st_size for f in files) < 40e6

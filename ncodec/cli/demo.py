@@ -21,7 +21,7 @@ LEARNED_IMAGE = ("checkerboard", "mean-scale", "hyperprior", "factorized")
 def shipped_learned_image_codecs() -> tuple[str, ...]:
     """The learned image codecs (registry names) whose default weights file is present."""
     from ncodec.codecs import get
-    from ncodec.codecs.image.codec import WEIGHTS_DIR
+    from ncodec.weights import WEIGHTS_DIR
 
     return tuple(n for n in LEARNED_IMAGE if (WEIGHTS_DIR / f"{get(n).arch}.safetensors").is_file())
 

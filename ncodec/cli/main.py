@@ -103,7 +103,7 @@ def _encode(args: argparse.Namespace) -> None:
         raise NcodecError(f"{args.input} is {media.kind}, but codec {codec.name} codes {codec.kind}")
     quality = args.quality
     if args.size_kb is not None:
-        from ncodec.codecs.video_inr import bits_per_pixel_for_size
+        from ncodec.codecs.video.codec import bits_per_pixel_for_size
 
         quality = bits_per_pixel_for_size(args.size_kb, media)
     t = time.perf_counter()

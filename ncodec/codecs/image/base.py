@@ -15,24 +15,9 @@ same pixels whatever ``torch.set_num_threads`` says.
 
 from __future__ import annotations
 
-import contextlib
-from typing import Iterator
-
 import torch
 import torch.nn.functional as F
 from torch import nn
-
-
-@contextlib.contextmanager
-def deterministic() -> Iterator[None]:
-    """One intra-op thread, no autograd; the previous thread count is restored."""
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    try:
-        with torch.no_grad():
-            yield
-    finally:
-        torch.set_num_threads(threads)
 
 
 def pad_to(x: torch.Tensor, stride: int) -> torch.Tensor:

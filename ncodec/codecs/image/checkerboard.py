@@ -15,7 +15,7 @@ from __future__ import annotations
 import torch
 from torch import nn
 
-from ncodec.codecs.image.base import deterministic
+from ncodec.determinism import deterministic
 from ncodec.codecs.image.hyperprior import DEFAULT_LAMBDAS, HyperpriorModel
 from ncodec.entropy import Decoder, Encoder
 from ncodec.entropy.quantization import quantize

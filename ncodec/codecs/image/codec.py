@@ -12,30 +12,26 @@ used: the three decoded channels are averaged).
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any, ClassVar, Optional
+from typing import TYPE_CHECKING, Any, ClassVar, Optional
 
 import numpy as np
-import torch
 
-from ncodec.checkpoint import load_weights, weights_sha256
 from ncodec.codecs.base import Codec
-from ncodec.codecs.image.base import LearnedImageModel, is_constant_buffer, pad_to
-from ncodec.codecs.image.registry import build_model
 from ncodec.container import Container
-from ncodec.entropy import CODERS
-from ncodec.errors import CorruptStreamError, NcodecError, QualityError
+from ncodec.errors import CorruptStreamError, MissingWeightsError, NcodecError, QualityError
 from ncodec.media import Image
+from ncodec.weights import WEIGHTS_DIR
 
-WEIGHTS_DIR = Path(__file__).resolve().parents[2] / "weights"
-
-
-class MissingWeightsError(NcodecError):
-    """No trained weights are available for a learned codec."""
+if TYPE_CHECKING:  # torch loads with the first model, not with this module
+    from ncodec.codecs.image.base import LearnedImageModel
 
 
 def load_model(arch: str, path: Path) -> LearnedImageModel:
     """Build ``arch`` from an ncodec weights file or a CompressAI checkpoint."""
+    from ncodec.checkpoint import load_weights
+    from ncodec.codecs.image.base import is_constant_buffer
     from ncodec.codecs.image.interop import is_compressai_state, load_compressai_checkpoint
+    from ncodec.codecs.image.registry import build_model
 
     path = Path(path)
     if path.suffix in (".pth", ".pt", ".tar"):
@@ -83,6 +79,8 @@ class LearnedImageCodec(Codec):
                 raise MissingWeightsError(
                     f"no weights for {self.name}: {self._weights_path} is missing. Train them with "
                     f"`ncodec train image --arch {self.arch} ...` or pass weights=PATH / --weights PATH")
+            from ncodec.checkpoint import weights_sha256
+
             self._model = load_model(self.arch, self._weights_path)
             self._hash = weights_sha256(self._model.state_dict())
         return self._model
@@ -99,6 +97,10 @@ class LearnedImageCodec(Codec):
         return s
 
     def _encode(self, media: Image, quality: float):
+        import torch
+
+        from ncodec.codecs.image.base import pad_to
+
         px = media.pixels if media.channels == 3 else np.repeat(media.pixels, 3, axis=2)
         x = torch.tensor(px).permute(2, 0, 1)[None].float().div_(255.0)
         x = pad_to(x, self.model.stride)
@@ -122,6 +124,10 @@ class LearnedImageCodec(Codec):
         return chunks, params, media.metadata()
 
     def _decode(self, c: Container) -> Image:
+        import torch
+
+        from ncodec.entropy.coders import CODERS
+
         h, w, ch = c.media["shape"]
         stride = self.model.stride
         shapes = self.model.latent_shapes(-(-h // stride) * stride, -(-w // stride) * stride)
@@ -161,4 +167,3 @@ class CheckerboardCodec(LearnedImageCodec):
     description = "mean-scale hyperprior + checkerboard context (He et al. 2021), variable rate"
 
 
-LEARNED_IMAGE_CODECS = [FactorizedCodec, ScaleHyperpriorCodec, MeanScaleCodec, CheckerboardCodec]

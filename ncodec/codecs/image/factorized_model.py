@@ -7,7 +7,8 @@ from __future__ import annotations
 import torch
 from compressai.models import FactorizedPrior as _CompressaiFactorized
 
-from ncodec.codecs.image.base import LearnedImageModel, deterministic
+from ncodec.codecs.image.base import LearnedImageModel
+from ncodec.determinism import deterministic
 from ncodec.codecs.image.gain import GainUnits
 from ncodec.codecs.image.hyperprior import DEFAULT_LAMBDAS
 from ncodec.entropy import Decoder, Encoder, FactorizedPrior

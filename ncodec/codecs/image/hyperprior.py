@@ -17,7 +17,8 @@ import torch
 from compressai.models import MeanScaleHyperprior as _CompressaiMeanScale
 from compressai.models import ScaleHyperprior as _CompressaiScale
 
-from ncodec.codecs.image.base import LearnedImageModel, deterministic
+from ncodec.codecs.image.base import LearnedImageModel
+from ncodec.determinism import deterministic
 from ncodec.codecs.image.gain import GainUnits
 from ncodec.entropy import ConditionalPrior, Decoder, Encoder, FactorizedPrior
 from ncodec.entropy.quantization import quantize

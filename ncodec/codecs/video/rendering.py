@@ -1,7 +1,7 @@
 """Run a fitted NeRV / HNeRV decoder to produce 8-bit YUV 4:2:0 frames, reproducibly.
 
 Frames are rendered one at a time (batch 1, so no batch composition can change a result) on
-the CPU inside :func:`~ncodec.codecs.image.base.deterministic` (one thread): the same weights
+the CPU inside :func:`~ncodec.determinism.deterministic` (one thread): the same weights
 and embeddings give the same bytes whatever the caller's thread settings. Output samples are
 ``round(255 * x)`` clamped to 0..255; chroma is the 2x2 mean of the model's full-resolution
 U and V, cropped to ``ceil(H/2) x ceil(W/2)``.
@@ -15,11 +15,11 @@ import numpy as np
 import torch
 from torch import nn
 
-from ncodec.codecs.image.base import deterministic
-from ncodec.inr.config import INRConfig
-from ncodec.inr.fitting import to_yuv420
-from ncodec.inr.hnerv import HNeRVDecoder
-from ncodec.inr.nerv import NeRV
+from ncodec.determinism import deterministic
+from ncodec.codecs.video.config import INRConfig
+from ncodec.codecs.video.fitting import to_yuv420
+from ncodec.codecs.video.hnerv import HNeRVDecoder
+from ncodec.codecs.video.nerv import NeRV
 
 
 def build_decoder(cfg: INRConfig) -> nn.Module:

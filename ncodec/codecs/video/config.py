@@ -269,3 +269,37 @@ def configure(arch: str, frames: int, height: int, width: int, target_bits: floa
     cfg = make(lo)
     cfg.check()
     return cfg
+
+
+@dataclass(frozen=True)
+class FitOptions:
+    """How a NeRV-family fit runs (the codec options of `nerv` / `hnerv`); :meth:`check` validates."""
+
+    epochs: int = 300
+    batch: int = 1
+    lr: float = 2e-3
+    warmup: float = 0.05
+    prune: float = 0.3
+    prune_at: float = 0.7
+    qat_at: float = 0.85
+    rate_lambda: float = 0.003
+    seed: int = 0
+    grad_clip: float = 0.0  # > 0: clip the gradient norm at this multiple of its running mean
+    quant_noise: float = 0.0  # > 0: fit phase sees weights + this x U(-1/2, 1/2) quantizer steps
+    reseeds: int = 2
+    collapse_check: float = 0.1
+    collapse_db: float = 1.0
+    checkpoint_seconds: float = 60.0
+    device: str = "auto"
+
+    def check(self) -> None:
+        if self.epochs < 1 or self.batch < 1 or not (0 < self.lr < 1):
+            raise ValueError("epochs and batch must be >= 1 and lr in (0, 1)")
+        if not (0 <= self.prune < 1) or not (0 < self.prune_at <= self.qat_at <= 1):
+            raise ValueError("need 0 <= prune < 1 and 0 < prune_at <= qat_at <= 1")
+        if not (self.grad_clip >= 0 and math.isfinite(self.grad_clip)):
+            raise ValueError("grad_clip must be >= 0")
+        if not (0 <= self.quant_noise <= 4):
+            raise ValueError("quant_noise must be in [0, 4]")
+        if not (0 <= self.reseeds <= 16) or not (0 < self.collapse_check < self.prune_at):
+            raise ValueError("need 0 <= reseeds <= 16 and 0 < collapse_check < prune_at")

@@ -3,7 +3,7 @@
 ``t`` (frame index scaled to ``[0, 1]``) -> positional encoding
 ``[sin(b^0 pi t), cos(b^0 pi t), ..., sin(b^(L-1) pi t), cos(b^(L-1) pi t)]`` with ``b = 1.25``
 -> MLP (``2L -> mlp -> C0 h0 w0``, GELU) -> ``C0 x h0 x w0`` grid -> upsampling trunk
-(:mod:`ncodec.inr.blocks`). Everything the decoder needs is the weights; no per-frame data.
+(:mod:`ncodec.codecs.video.blocks`). Everything the decoder needs is the weights; no per-frame data.
 """
 
 from __future__ import annotations
@@ -14,8 +14,8 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from ncodec.inr.blocks import Trunk
-from ncodec.inr.config import INRConfig
+from ncodec.codecs.video.blocks import Trunk
+from ncodec.codecs.video.config import INRConfig
 
 PE_BASE = 1.25
 

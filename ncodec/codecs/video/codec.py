@@ -2,19 +2,19 @@
 
 ``nerv`` (frame index -> frame) and ``hnerv`` (a coded embedding per frame -> frame), each
 with ``block=nerv`` (the papers' upsampling blocks) or ``block=enhanced`` (NeRV++-style
-skip + separable refinement, :mod:`ncodec.inr.blocks`).
+skip + separable refinement, :mod:`ncodec.codecs.video.blocks`).
 
 The quality knob is the **target rate in bits per pixel** over all frames: the model is
-sized for it (:func:`ncodec.inr.config.configure`) and the coded size lands near it (the
+sized for it (:func:`ncodec.codecs.video.config.configure`) and the coded size lands near it (the
 CLI's ``--size-kb`` converts a file size into this knob). Fitting options are codec options,
-e.g. ``hnerv:epochs=100:block=enhanced``; see :class:`~ncodec.inr.fitting.FitOptions`.
+e.g. ``hnerv:epochs=100:block=enhanced``; see :class:`~ncodec.codecs.video.fitting.FitOptions`.
 
 Stream: header params ``config`` (the model), the counts and plainly-stored sizes of the
 weights and embeddings (for comparison: ``ncodec info`` shows the saving), and ``fit`` (steps,
 seconds, device, the Y-PSNR measured on the decoded frames at encode time); chunks
 ``weights`` and ``embeddings`` (HNeRV) hold per-group quantization steps and prior
-parameters followed by the entropy-coded integers (:mod:`ncodec.inr.weight_coding`). Decoding renders the frames deterministically
-(:mod:`ncodec.inr.rendering`).
+parameters followed by the entropy-coded integers (:mod:`ncodec.codecs.video.bitstream`). Decoding renders the frames deterministically
+(:mod:`ncodec.codecs.video.rendering`).
 
 With ``workdir`` set (the CLI uses ``OUTPUT.fit/``), fitting checkpoints there and an
 interrupted encode resumes.
@@ -60,8 +60,7 @@ class _INRVideoCodec(Codec):
                  progress: Any = False, weight_bits: int | str = 6, embed_bits: int | str = 6,
                  embed_share: float | str = 0.08, weight_quant: str = "channel", embed_coding: str = "temporal",
                  weight_prior: str = "adaptive", **fit_options: Any) -> None:
-        from ncodec.inr.config import BLOCKS, EMBED_CODINGS, WEIGHT_PRIORS, WEIGHT_QUANTS
-        from ncodec.inr.fitting import FitOptions
+        from ncodec.codecs.video.config import BLOCKS, EMBED_CODINGS, WEIGHT_PRIORS, WEIGHT_QUANTS, FitOptions
 
         if block not in BLOCKS:
             raise MediaError(f"{self.name} block must be one of {', '.join(BLOCKS)}, got {block!r}")
@@ -113,10 +112,10 @@ class _INRVideoCodec(Codec):
     # ------------------------------------------------------------------ encode
     def _encode(self, media: Video, quality: float) -> tuple[dict[str, bytes], dict[str, Any], dict[str, Any]]:
         from ncodec.eval.metrics import video_psnr
-        from ncodec.inr import weight_coding as wc
-        from ncodec.inr.config import configure
+        from ncodec.codecs.video import bitstream as wc
+        from ncodec.codecs.video.config import configure
         from ncodec.devices import pick_device
-        from ncodec.inr.fitting import fit
+        from ncodec.codecs.video.fitting import fit
 
         yuv = media.to_yuv420()
         t, h, w = yuv.planes[0].shape
@@ -149,9 +148,9 @@ class _INRVideoCodec(Codec):
 
     # ------------------------------------------------------------------ decode
     def _decode(self, container: Container) -> Video:
-        from ncodec.inr import weight_coding as wc
-        from ncodec.inr.config import INRConfig
-        from ncodec.inr.rendering import build_decoder, render
+        from ncodec.codecs.video import bitstream as wc
+        from ncodec.codecs.video.config import INRConfig
+        from ncodec.codecs.video.rendering import build_decoder, render
 
         p, meta = container.params, container.media
         cfg = INRConfig.from_dict(p.get("config"))
@@ -198,4 +197,3 @@ def bits_per_pixel_for_size(size_kb: float, video: Video) -> float:
     return size_kb * 8000.0 / video.num_pixels
 
 
-INR_VIDEO_CODECS: list[type[Codec]] = [NeRVCodec, HNeRVCodec]

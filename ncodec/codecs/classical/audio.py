@@ -320,4 +320,3 @@ class FlacCodec(_AVAudioCodec):
         return {**s, "bits_per_sample": 16, "sample_rates": "any"}
 
 
-AUDIO_CODECS: list[type[Codec]] = [OpusCodec, AacCodec, Mp3Codec, FlacCodec]

@@ -18,7 +18,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from ncodec.inr.config import INRConfig
+from ncodec.codecs.video.config import INRConfig
 
 
 class UpBlock(nn.Module):

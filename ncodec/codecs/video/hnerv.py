@@ -3,7 +3,7 @@
 * Encoder (used only while fitting, never transmitted): the ``3 x H' x W'`` frame passes
   through strided convolutions that undo the decoder's strides (kernel = stride, GELU), then a
   1x1 convolution to ``d`` channels: the embedding ``e_t`` of ``d x h0 x w0`` values.
-* Decoder: ``GELU(Conv_3x3(e_t))`` -> upsampling trunk (:mod:`ncodec.inr.blocks`).
+* Decoder: ``GELU(Conv_3x3(e_t))`` -> upsampling trunk (:mod:`ncodec.codecs.video.blocks`).
 
 The embeddings are quantized (per channel, ``embed_bits``) and entropy coded into the stream
 next to the decoder's weights; while the decoder is fine-tuned for quantization they are
@@ -16,8 +16,8 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from ncodec.inr.blocks import Trunk
-from ncodec.inr.config import INRConfig
+from ncodec.codecs.video.blocks import Trunk
+from ncodec.codecs.video.config import INRConfig
 
 ENCODER_MAX_CHANNELS = 64
 

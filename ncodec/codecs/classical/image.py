@@ -254,4 +254,3 @@ class PngCodec(_PillowImageCodec):
         return {"compress_level": int(quality)}
 
 
-IMAGE_CODECS: list[type[Codec]] = [JpegCodec, WebpCodec, Jpeg2000Codec, AvifCodec, PngCodec]

@@ -304,4 +304,3 @@ class VP9Codec(_AVVideoCodec):
         return opts
 
 
-VIDEO_CODECS: list[type[Codec]] = [H264Codec, H265Codec, AV1Codec, VP9Codec]

@@ -72,46 +72,14 @@ from ncodec.checkpoint import load_checkpoint, save_checkpoint
 from ncodec.devices import pick_device
 from ncodec.entropy.distributions import likelihood_torch
 from ncodec.errors import NcodecError
-from ncodec.inr import weight_coding as wc
-from ncodec.inr.config import INRConfig
-from ncodec.inr.hnerv import HNeRV
-from ncodec.inr.nerv import NeRV
+from ncodec.codecs.video import bitstream as wc
+from ncodec.codecs.video.config import FitOptions, INRConfig
+from ncodec.codecs.video.hnerv import HNeRV
+from ncodec.codecs.video.nerv import NeRV
 
 LUMA_WEIGHT, CHROMA_WEIGHT = 6.0 / 8.0, 1.0 / 8.0
 log = logging.getLogger(__name__)
 CHECKPOINT_NAME = "fit.safetensors"
-
-
-@dataclass(frozen=True)
-class FitOptions:
-    epochs: int = 300
-    batch: int = 1
-    lr: float = 2e-3
-    warmup: float = 0.05
-    prune: float = 0.3
-    prune_at: float = 0.7
-    qat_at: float = 0.85
-    rate_lambda: float = 0.003
-    seed: int = 0
-    grad_clip: float = 0.0  # > 0: clip the gradient norm at this multiple of its running mean
-    quant_noise: float = 0.0  # > 0: fit phase sees weights + this x U(-1/2, 1/2) quantizer steps
-    reseeds: int = 2
-    collapse_check: float = 0.1
-    collapse_db: float = 1.0
-    checkpoint_seconds: float = 60.0
-    device: str = "auto"
-
-    def check(self) -> None:
-        if self.epochs < 1 or self.batch < 1 or not (0 < self.lr < 1):
-            raise ValueError("epochs and batch must be >= 1 and lr in (0, 1)")
-        if not (0 <= self.prune < 1) or not (0 < self.prune_at <= self.qat_at <= 1):
-            raise ValueError("need 0 <= prune < 1 and 0 < prune_at <= qat_at <= 1")
-        if not (self.grad_clip >= 0 and math.isfinite(self.grad_clip)):
-            raise ValueError("grad_clip must be >= 0")
-        if not (0 <= self.quant_noise <= 4):
-            raise ValueError("quant_noise must be in [0, 4]")
-        if not (0 <= self.reseeds <= 16) or not (0 < self.collapse_check < self.prune_at):
-            raise ValueError("need 0 <= reseeds <= 16 and 0 < collapse_check < prune_at")
 
 
 @dataclass
