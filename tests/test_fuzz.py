@@ -6,6 +6,7 @@ from __future__ import annotations
 import resource
 import time
 import zlib
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -13,7 +14,7 @@ import pytest
 import ncodec
 from ncodec.container import Container
 from ncodec.datasets.samples import load_sample
-from ncodec.errors import NcodecError
+from ncodec.errors import LimitError, NcodecError
 
 CASES = 1000
 DEEP_CASES = 60
@@ -73,7 +74,7 @@ def _deep_mutate(c: Container, rng: np.random.Generator) -> bytes:
     return Container(c.codec, c.codec_version, c.media, chunks, c.params, c.weights, c.quality).to_bytes()
 
 
-def _run(cases, make_input):
+def _run(cases, make_input, **options):
     rss0 = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
     outcomes = {"error": 0, "decoded": 0}
     worst = 0.0
@@ -81,7 +82,7 @@ def _run(cases, make_input):
         data = make_input(i)
         t = time.perf_counter()
         try:
-            ncodec.decode(data)
+            ncodec.decode(data, **options)
             outcomes["decoded"] += 1
         except NcodecError:
             outcomes["error"] += 1
@@ -109,3 +110,99 @@ def test_fuzz_payloads_behind_valid_checksums(kind):
     c = Container.from_bytes(ncodec.encode(_short(load_sample(kind)), codec, q))
     rng = np.random.default_rng(1 + zlib.crc32(kind.encode()))
     _run(DEEP_CASES, lambda i: _deep_mutate(c, rng))
+
+
+# ---------------------------------------------------------------------- learned streams
+GOLDEN = Path(__file__).resolve().parent / "golden"
+LEARNED_CASES = 40
+LEARNED_MEMORY = "256M"  # the decoders' memory limit in these runs (the default is 8 GiB)
+
+
+def _random_shape(kind: str, rng: np.random.Generator) -> list[int]:
+    big = lambda: int(rng.integers(1, 10 ** int(rng.integers(1, 8))))  # noqa: E731
+    if kind == "image":
+        return [big(), big(), int(rng.choice([1, 3]))]
+    return [int(rng.integers(1, 300)), big(), big()]
+
+
+def _perturb(value, rng: np.random.Generator):
+    """A hostile variant of one header value: scaled, negative, huge, or of another type."""
+    if isinstance(value, bool) or not isinstance(value, (int, float, list, dict, str)):
+        return rng.choice(["x", -1, 1 << 40])
+    if isinstance(value, (int, float)):
+        return [0, -1, 1 << 31, value * int(rng.integers(2, 1000)), 1e300, "7"][int(rng.integers(0, 6))]
+    if isinstance(value, list):
+        v = list(value)
+        if v and rng.random() < 0.7:
+            i = int(rng.integers(0, len(v)))
+            v[i] = _perturb(v[i], rng)
+        else:
+            v = v * int(rng.integers(0, 4))
+        return v
+    if isinstance(value, dict):
+        v = dict(value)
+        if v:
+            k = list(v)[int(rng.integers(0, len(v)))]
+            if rng.random() < 0.2:
+                del v[k]
+            else:
+                v[k] = _perturb(v[k], rng)
+        return v
+    return rng.choice(["", "transformer", value * 3])
+
+
+def _learned_mutate(c: Container, rng: np.random.Generator) -> bytes:
+    """Declared shapes, quality, params or chunk contents changed, checksums kept valid."""
+    media, params, quality, chunks = dict(c.media), dict(c.params), c.quality, dict(c.chunks)
+    op = int(rng.integers(0, 4))
+    if op == 0:
+        media["shape"] = _random_shape(media["kind"], rng)
+        if media["kind"] == "video" and "config" in params:  # keep the config consistent half the time
+            if rng.random() < 0.5:
+                t, h, w = media["shape"]
+                params["config"] = {**params["config"], "frames": t, "height": h, "width": w}
+    elif op == 1:
+        quality = float(rng.choice([-1.0, 0.0, 1.0, 2.0, 1e9, float(rng.random())]))
+    elif op == 2:
+        params = _perturb(params, rng) if params else {"coder": "range", "refine_steps": -3}
+    else:
+        return _deep_mutate(c, rng)
+    try:
+        return Container(c.codec, c.codec_version, media, chunks, params, c.weights, quality).to_bytes()
+    except NcodecError:  # the container itself refuses it: still a hostile file, made another way
+        return _mutate(c.to_bytes(), rng)
+
+
+@pytest.mark.parametrize("name", ["checkerboard", "hnerv"])
+def test_fuzz_learned_headers_and_payloads_behind_valid_checksums(name):
+    data = (GOLDEN / f"{name}.ncd").read_bytes()
+    ncodec.decode(data, max_memory=LEARNED_MEMORY)  # loads the model before memory is measured
+    c = Container.from_bytes(data)
+    rng = np.random.default_rng(zlib.crc32(name.encode()))
+    outcomes = _run(LEARNED_CASES, lambda i: _learned_mutate(c, rng), max_memory=LEARNED_MEMORY)
+    assert outcomes["error"] >= LEARNED_CASES // 4  # shapes, params: refused; payload bytes may decode
+
+
+def test_hostile_declared_size_is_refused_before_allocation():
+    """A 9.8 KB-like checkerboard stream declaring a 1 x 10,000,000 image (within the container's
+    limits, CRC valid) is refused from its header with the default limit: quickly, in bounded memory."""
+    c = Container.from_bytes((GOLDEN / "checkerboard.ncd").read_bytes())
+    ncodec.decode(c.to_bytes())
+    hostile = Container(c.codec, c.codec_version, {**c.media, "shape": [1, 10_000_000, 3]}, c.chunks, c.params,
+                        c.weights, c.quality).to_bytes()
+    rss0 = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    t = time.perf_counter()
+    with pytest.raises(LimitError, match="GiB, over the limit of 8.0 GiB"):
+        ncodec.decode(hostile)
+    assert time.perf_counter() - t < MAX_SECONDS
+    assert (resource.getrusage(resource.RUSAGE_SELF).ru_maxrss - rss0) / 1024 < MAX_RSS_GROWTH_MB
+
+
+@pytest.mark.parametrize("name", ["checkerboard", "hnerv"])
+def test_memory_limit_is_an_option(name):
+    data = (GOLDEN / f"{name}.ncd").read_bytes()
+    with pytest.raises(LimitError, match="over the limit of 1.0 KiB"):
+        ncodec.decode(data, max_memory="1K")
+    assert ncodec.decode(data, max_memory="2G").kind == Container.from_bytes(data).media["kind"]
+    with pytest.raises(LimitError, match="memory limit"):
+        ncodec.decode(data, max_memory="lots")

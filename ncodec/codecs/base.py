@@ -20,6 +20,7 @@ from ncodec.container import Container
 from ncodec.errors import (
     CorruptStreamError,
     FormatError,
+    LimitError,
     MediaError,
     NcodecError,
     QualityError,
@@ -29,6 +30,23 @@ from ncodec.errors import (
 from ncodec.media import Audio, Image, Media, Video
 
 _MEDIA_TYPES = {"image": Image, "video": Video, "audio": Audio}
+
+#: decoders refuse a stream whose estimated peak memory is above this (bytes), unless raised
+DEFAULT_MAX_DECODE_MEMORY = 8 << 30
+_UNITS = {"": 1, "K": 1 << 10, "M": 1 << 20, "G": 1 << 30, "T": 1 << 40}
+
+
+def parse_memory(value: int | float | str) -> int:
+    """Bytes from ``12000000``, ``"512M"`` or ``"16G"`` (binary units); :class:`LimitError` otherwise."""
+    text = str(value).strip().upper().removesuffix("B").removesuffix("I")
+    unit = text[-1:] if text[-1:] in _UNITS and not text[-1:].isdigit() else ""
+    try:
+        n = float(text[: len(text) - len(unit)]) * _UNITS[unit]
+    except ValueError:
+        raise LimitError(f"memory limit must be a number of bytes or like 512M / 16G, got {value!r}") from None
+    if not (n > 0 and n < 1 << 60):
+        raise LimitError(f"memory limit must be positive, got {value!r}")
+    return int(n)
 
 
 class Codec(ABC):
@@ -52,6 +70,8 @@ class Codec(ABC):
     lossless: ClassVar[bool] = False
     learned: ClassVar[bool] = False
     description: ClassVar[str] = ""
+    #: the most memory (bytes) :meth:`decode` may need; learned codecs take ``max_memory=`` to change it
+    max_decode_memory: int = DEFAULT_MAX_DECODE_MEMORY
 
     # ---------------------------------------------------------------- describing
     def settings(self) -> dict[str, Any]:
@@ -100,6 +120,12 @@ class Codec(ABC):
                 f"{self.name} stream version {c.codec_version} is newer than this decoder ({self.version})")
         if c.media.get("kind") != self.kind:
             raise FormatError(f"{self.name} decodes {self.kind}, the header says {c.media.get('kind')}")
+        need = self.decode_memory(c)
+        if need > self.max_decode_memory:
+            raise LimitError(
+                f"{self.name} stream declares {_describe(c.media)}: decoding needs about {_size(need)}, "
+                f"over the limit of {_size(self.max_decode_memory)} (raise it with max_memory=, "
+                f"CLI --max-memory)")
         mine = self.weights_hash()
         if c.weights != mine:
             raise WeightsMismatchError(
@@ -116,6 +142,14 @@ class Codec(ABC):
         _check_matches(media, c.media, self.name)
         return media
 
+    def decode_memory(self, container: Container) -> int:
+        """Estimated peak bytes :meth:`decode` allocates for ``container``, from its header alone.
+
+        Called before anything is decoded; codecs whose decoders allocate in proportion to
+        declared sizes (the learned ones) override it. The default 0 means "bounded by the
+        container's own limits"."""
+        return 0
+
     # ---------------------------------------------------------------- to implement
     @abstractmethod
     def _encode(self, media: Media, quality: float) -> tuple[dict[str, bytes], dict[str, Any], dict[str, Any]]:
@@ -127,6 +161,18 @@ class Codec(ABC):
 
     def __repr__(self) -> str:
         return f"<{type(self).__name__} {self.name!r} ({self.kind})>"
+
+
+def _size(n: int) -> str:
+    for unit, scale in (("GiB", 1 << 30), ("MiB", 1 << 20)):
+        if n >= scale:
+            return f"{n / scale:.1f} {unit}"
+    return f"{n / 1024:.1f} KiB"
+
+
+def _describe(meta: dict[str, Any]) -> str:
+    shape = meta.get("shape")
+    return f"{meta.get('kind')} {'x'.join(map(str, shape)) if isinstance(shape, list) else shape}"
 
 
 def _check_matches(media: Media, meta: dict[str, Any], name: str) -> None:

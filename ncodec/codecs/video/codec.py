@@ -28,7 +28,7 @@ from fractions import Fraction
 from pathlib import Path
 from typing import Any, ClassVar, Optional
 
-from ncodec.codecs.base import Codec
+from ncodec.codecs.base import Codec, parse_memory
 from ncodec.container import Container
 from ncodec.errors import CorruptStreamError, MediaError
 from ncodec.media import Video
@@ -59,7 +59,9 @@ class _INRVideoCodec(Codec):
     def __init__(self, block: str = "nerv", device: str = "auto", workdir: Optional[str | Path] = None,
                  progress: Any = False, weight_bits: int | str = 6, embed_bits: int | str = 6,
                  embed_share: float | str = 0.08, weight_quant: str = "channel", embed_coding: str = "temporal",
-                 weight_prior: str = "adaptive", **fit_options: Any) -> None:
+                 weight_prior: str = "adaptive", max_memory: Optional[int | str] = None, **fit_options: Any) -> None:
+        if max_memory is not None:
+            self.max_decode_memory = parse_memory(max_memory)
         from ncodec.codecs.video.config import BLOCKS, EMBED_CODINGS, WEIGHT_PRIORS, WEIGHT_QUANTS, FitOptions
 
         if block not in BLOCKS:
@@ -147,6 +149,11 @@ class _INRVideoCodec(Codec):
         return chunks, params, meta
 
     # ------------------------------------------------------------------ decode
+    def decode_memory(self, container: Container) -> int:
+        from ncodec.codecs.video.config import INRConfig
+
+        return INRConfig.from_dict(container.params.get("config")).decode_bytes()
+
     def _decode(self, container: Container) -> Video:
         from ncodec.codecs.video import bitstream as wc
         from ncodec.codecs.video.config import INRConfig

@@ -171,6 +171,25 @@ class INRConfig:
             total += self.embed_dim * c[0] * 9 + c[0]
         return total
 
+    def decode_bytes(self) -> int:
+        """Estimated peak memory of decoding a stream of this config (bytes), without building it.
+
+        Frames are rendered one at a time, so the peak is the output planes
+        (``1.5 T H W`` bytes), the weights (``4 P`` bytes as floats, held about four times:
+        decoded integers, tensors, the module, its state dict), the embeddings (HNeRV,
+        ``4 T d g_h g_w`` twice) and one frame's activations: the largest block output
+        ``c_(i+1) g_h g_w (s_1 ... s_(i+1))^2`` floats, and the head's three full-resolution
+        planes, each counted four times (input, output, activation, pixel shuffle).
+        """
+        cells = self.grid[0] * self.grid[1]
+        widest, scale = 3 * self.padded[0] * self.padded[1], 1
+        for c, s in zip(self.channels[1:], self.strides):
+            scale *= s * s
+            widest = max(widest, c * cells * scale, self.channels[0] * cells)
+        embeddings = 8 * self.frames * self.embed_dim * cells if self.arch == "hnerv" else 0
+        planes = self.frames * self.height * self.width * 3 // 2
+        return planes + 16 * self.param_count() + embeddings + 16 * widest
+
     def bits_per_embed(self) -> float:
         """Expected coded bits per embedding value under this config's embedding coding."""
         return BITS_PER_EMBED_TEMPORAL if self.embed_coding == "temporal" else BITS_PER_EMBED
