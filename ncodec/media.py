@@ -141,7 +141,7 @@ class Video:
     def to_yuv420(self) -> "Video":
         if self.pix_fmt == "yuv420p":
             return self
-        from ncodec.datasets.colour import rgb_to_yuv420
+        from ncodec.colour import rgb_to_yuv420
 
         y, u, v = rgb_to_yuv420(self.planes[0], self.color_space)
         return Video((y, u, v), self.fps, "yuv420p", self.color_space)
@@ -149,7 +149,7 @@ class Video:
     def to_rgb(self) -> "Video":
         if self.pix_fmt == "rgb24":
             return self
-        from ncodec.datasets.colour import yuv420_to_rgb
+        from ncodec.colour import yuv420_to_rgb
 
         return Video((yuv420_to_rgb(*self.planes, self.color_space),), self.fps, "rgb24", self.color_space)
 

@@ -506,3 +506,13 @@ def test_schedule_options_reach_the_fit_and_are_checked():
     assert (codec.fit_options.prune_at, codec.fit_options.qat_at) == (0.6, 0.7)
     with pytest.raises(Exception, match="prune_at <= qat_at"):
         get("hnerv", prune_at="0.9", qat_at="0.7")
+
+
+def test_recorded_y_psnr_is_the_harness_y_psnr():
+    from ncodec.codecs.video.codec import _y_psnr
+
+    a, b = tiny_video(), tiny_video(t=6)
+    noisy = Video.from_yuv420(*(np.clip(p.astype(int) + (i % 3) - 1, 0, 255).astype(np.uint8)
+                                for i, p in enumerate(b.to_yuv420().planes)), 25)
+    assert _y_psnr(a.to_yuv420(), noisy) == pytest.approx(video_psnr(a, noisy)["y_psnr"], abs=1e-12)
+    assert _y_psnr(a.to_yuv420(), a.to_yuv420()) == video_psnr(a, a)["y_psnr"]

@@ -11,7 +11,7 @@ import numpy as np
 import pytest
 
 from ncodec.datasets import io as mio
-from ncodec.datasets.colour import rgb_to_yuv420, yuv420_to_rgb
+from ncodec.colour import rgb_to_yuv420, yuv420_to_rgb
 from ncodec.datasets.io import (
     read_audio,
     read_image,

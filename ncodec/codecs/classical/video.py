@@ -1,7 +1,7 @@
 """Classical video codecs through PyAV (FFmpeg): H.264, H.265, AV1 and VP9.
 
 All four code 8-bit YUV 4:2:0 (RGB input is converted with
-:func:`ncodec.datasets.colour.rgb_to_yuv420`, the video's own matrix) and store one chunk,
+:func:`ncodec.colour.rgb_to_yuv420`, the video's own matrix) and store one chunk,
 ``bitstream``: the encoder's elementary stream in its plainest standard file form --
 Annex B ``.h264`` / ``.hevc`` for x264 / x265 and ``.ivf`` for SVT-AV1 / libvpx-vp9 --
 which any FFmpeg-based player opens. ``params`` records the frame rate, the exact encoder
