@@ -1,13 +1,14 @@
 """Factorized-prior image model (Ballé et al. 2017/2018): ``y = g_a(x)`` coded with one learned
-density per channel, no side information. Transforms are compressai's ``FactorizedPrior``
-layers (same parameter names, so ``bmshj2018-factorized`` checkpoints map onto it)."""
+density per channel, no side information. The transforms (:mod:`.layers`) have the layers and
+parameter names of compressai's ``FactorizedPrior``, so ``bmshj2018-factorized`` checkpoints map
+onto it."""
 
 from __future__ import annotations
 
 import torch
-from compressai.models import FactorizedPrior as _CompressaiFactorized
 
 from ncodec.codecs.image.base import LearnedImageModel
+from ncodec.codecs.image.layers import factorized_transforms
 from ncodec.determinism import deterministic
 from ncodec.codecs.image.gain import GainUnits
 from ncodec.codecs.image.hyperprior import DEFAULT_LAMBDAS
@@ -21,8 +22,7 @@ class FactorizedModel(LearnedImageModel):
                  variable_rate: bool = True) -> None:
         super().__init__()
         self.N, self.M, self.variable_rate = int(N), int(M), bool(variable_rate)
-        ref = _CompressaiFactorized(N, M)
-        self.g_a, self.g_s = ref.g_a, ref.g_s
+        self.g_a, self.g_s = factorized_transforms(self.N, self.M)
         self.y_prior = FactorizedPrior(M)
         self.gain = GainUnits(M, lambdas if variable_rate else (lambdas[0], lambdas[0]))
         self.arch = "factorized"

@@ -2,8 +2,8 @@
 
 ``y = g_a(x) * gain(q)``, hyper-latent ``z = h_a(y)`` (``h_a(|y|)`` for the scale model) with a
 factorized prior, and ``y`` coded with a Gaussian conditional whose scales (and means) come
-from ``h_s(z_hat)``. The transforms are compressai's (same layers and parameter names as its
-``ScaleHyperprior`` / ``MeanScaleHyperprior``, so zoo checkpoints map onto them). Training
+from ``h_s(z_hat)``. The transforms (:mod:`.layers`) have the layers and parameter names of
+compressai's ``ScaleHyperprior`` / ``MeanScaleHyperprior``, so zoo checkpoints map onto them. Training
 uses additive noise for the likelihoods and straight-through rounding for the synthesis
 input ("mixed" quantization). Coding rounds ``y - mean`` and the decoder reconstructs
 ``round(y - mean) + mean``.
@@ -14,10 +14,9 @@ from __future__ import annotations
 from typing import Optional
 
 import torch
-from compressai.models import MeanScaleHyperprior as _CompressaiMeanScale
-from compressai.models import ScaleHyperprior as _CompressaiScale
 
 from ncodec.codecs.image.base import LearnedImageModel
+from ncodec.codecs.image.layers import hyperprior_transforms
 from ncodec.determinism import deterministic
 from ncodec.codecs.image.gain import GainUnits
 from ncodec.entropy import ConditionalPrior, Decoder, Encoder, FactorizedPrior
@@ -35,8 +34,7 @@ class HyperpriorModel(LearnedImageModel):
                  lambdas: tuple[float, ...] = DEFAULT_LAMBDAS, variable_rate: bool = True) -> None:
         super().__init__()
         self.N, self.M, self.mean, self.variable_rate = int(N), int(M), bool(mean), bool(variable_rate)
-        ref = _CompressaiMeanScale(N, M) if mean else _CompressaiScale(N, M)
-        self.g_a, self.g_s, self.h_a, self.h_s = ref.g_a, ref.g_s, ref.h_a, ref.h_s
+        self.g_a, self.g_s, self.h_a, self.h_s = hyperprior_transforms(self.N, self.M, self.mean)
         self.z_prior = FactorizedPrior(N)
         self.y_prior = ConditionalPrior("gaussian")
         self.gain = GainUnits(M, lambdas if variable_rate else (lambdas[0], lambdas[0]))

@@ -30,7 +30,7 @@ def factorized_likelihood(prior: FactorizedPrior, v: torch.Tensor) -> torch.Tens
     b = prior.bottleneck
     c = v.shape[1]
     t = v.permute(1, 0, 2, 3).reshape(c, 1, -1)
-    lik = b._likelihood(t)[0]
+    lik = b.likelihood(t)[0]
     if getattr(b, "use_likelihood_bound", False):
         lik = b.likelihood_lower_bound(lik)
     return lik.reshape(c, v.shape[0], *v.shape[2:]).permute(1, 0, 2, 3)
