@@ -7,10 +7,13 @@
 
 from __future__ import annotations
 
+import os
+from pathlib import Path
 from typing import Any, Optional
 
 from ncodec.container import Container
 from ncodec.errors import NcodecError
+from ncodec.latents import Latents
 from ncodec.media import Audio, Image, Media, Video
 
 __version__ = "0.1.0"
@@ -31,4 +34,36 @@ def decode(data: bytes, **options: Any) -> Media:
     return get(container.codec, **options).decode(container)
 
 
-__all__ = ["Audio", "Container", "Image", "Media", "NcodecError", "Video", "decode", "encode", "__version__"]
+def latents(stream: bytes | str | os.PathLike, **options: Any) -> Latents:
+    """The latents of a learned ``.ncd`` stream (bytes or a path): entropy decoding only, no synthesis.
+
+        >>> lat = ncodec.latents("photo.ncd")          # doctest: +SKIP
+        >>> lat.tensors["y_hat"].shape                  # doctest: +SKIP
+        (1, 192, 32, 48)
+    """
+    from ncodec.codecs import get
+    from ncodec.codecs.base import LearnedCodec
+    from ncodec.errors import FormatError
+
+    data = stream if isinstance(stream, (bytes, bytearray)) else Path(stream).read_bytes()
+    container = Container.from_bytes(bytes(data))
+    codec = get(container.codec, **options)
+    if not isinstance(codec, LearnedCodec):
+        raise FormatError(f"{container.codec} is not a learned codec: its stream has no latents")
+    return codec.latents(container)
+
+
+def analyse(media: Media, codec: str, quality: Optional[float] = None, **options: Any) -> Latents:
+    """The latents a learned codec would code for ``media`` (transform + quantization, no entropy coding)."""
+    from ncodec.codecs import get
+    from ncodec.codecs.base import LearnedCodec
+    c = get(codec, **options)
+    if not isinstance(c, LearnedCodec):
+        raise NcodecError(f"{codec} is not a learned codec: it has no latents")
+    if media.kind != c.kind:
+        raise NcodecError(f"{codec} codes {c.kind}, got {media.kind}")
+    return c.analyse(media, quality)
+
+
+__all__ = ["Audio", "Container", "Image", "Latents", "Media", "NcodecError", "Video", "analyse", "decode", "encode",
+           "latents", "__version__"]

@@ -27,6 +27,7 @@ from ncodec.errors import (
     UnsupportedVersionError,
     WeightsMismatchError,
 )
+from ncodec.latents import Latents
 from ncodec.media import Audio, Image, Media, Video
 
 _MEDIA_TYPES = {"image": Image, "video": Video, "audio": Audio}
@@ -112,6 +113,13 @@ class Codec(ABC):
     # ---------------------------------------------------------------- decoding
     def decode(self, data: bytes | Container) -> Media:
         """Decode a container made by this codec; raises only :class:`NcodecError` subclasses."""
+        c = self.open(data)
+        media = self._guarded(self._decode, c)
+        _check_matches(media, c.media, self.name)
+        return media
+
+    def open(self, data: bytes | Container) -> Container:
+        """The verified container: this codec's, a version it reads, its weights, within the memory limit."""
         c = data if isinstance(data, Container) else Container.from_bytes(data)
         if c.codec != self.name:
             raise FormatError(f"stream was made by codec {c.codec!r}, not {self.name!r}")
@@ -131,16 +139,18 @@ class Codec(ABC):
             raise WeightsMismatchError(
                 f"stream was encoded with {self.name} weights {str(c.weights)[:12]}…, "
                 f"but the loaded weights are {str(mine)[:12]}…; load the matching weights")
+        return c
+
+    def _guarded(self, step, c: Container):
+        """``step(c)``, any failure but an ncodec error turned into :class:`CorruptStreamError`."""
         try:
-            media = self._decode(c)
+            return step(c)
         except NcodecError:
             raise
         except (MemoryError, RecursionError):
             raise CorruptStreamError(f"{self.name} payload is corrupt (decoder exhausted resources)") from None
         except Exception as exc:  # a third-party decoder choking on a damaged payload
             raise CorruptStreamError(f"{self.name} payload is corrupt: {type(exc).__name__}: {exc}") from None
-        _check_matches(media, c.media, self.name)
-        return media
 
     def decode_memory(self, container: Container) -> int:
         """Estimated peak bytes :meth:`decode` allocates for ``container``, from its header alone.
@@ -182,3 +192,37 @@ def _check_matches(media: Media, meta: dict[str, Any], name: str) -> None:
     got = media.metadata()["shape"]
     if list(got) != list(meta["shape"]):
         raise CorruptStreamError(f"{name} decoded shape {got}, header declares {meta['shape']}")
+
+
+class LearnedCodec(Codec):
+    """A codec in the four steps of :mod:`ncodec.latents`; encode and decode are their compositions."""
+
+    learned = True
+
+    @abstractmethod
+    def analyse(self, media: Media, quality: Optional[float] = None) -> Latents:
+        """Transform and quantize ``media`` (no entropy coding)."""
+
+    @abstractmethod
+    def to_chunks(self, latents: Latents) -> tuple[dict[str, bytes], dict[str, Any]]:
+        """Entropy-code ``latents``: ``(chunks, header params)``."""
+
+    @abstractmethod
+    def from_chunks(self, container: Container) -> Latents:
+        """Entropy-decode a verified container (no synthesis)."""
+
+    @abstractmethod
+    def synthesise(self, latents: Latents) -> Media:
+        """The media of ``latents`` (no entropy decoding)."""
+
+    def latents(self, data: bytes | Container) -> Latents:
+        """The latents of a stream made by this codec, without running synthesis."""
+        return self._guarded(self.from_chunks, self.open(data))
+
+    def _encode(self, media: Media, quality: float):
+        latents = self.analyse(media, quality)
+        chunks, params = self.to_chunks(latents)
+        return chunks, params, latents.media
+
+    def _decode(self, container: Container) -> Media:
+        return self.synthesise(self.from_chunks(container))

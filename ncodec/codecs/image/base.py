@@ -1,11 +1,19 @@
 """What every learned image model provides, and the padding / determinism rules they share.
 
 A model maps an RGB tensor in [0, 1] (``1 x 3 x H x W``) to named entropy-coded chunks and
-back, with a continuous quality ``q`` in [0, 1] (gain units, see :mod:`.gain`):
+back, with a continuous quality ``q`` in [0, 1] (gain units, see :mod:`.gain`). Coding is four
+separate steps, so latents can be had without pixels and pixels without re-coding::
 
-* ``forward(x, q)`` -- training: ``{"x_hat", "likelihoods": {name: tensor}}``;
-* ``compress(x, q)`` -- ``(chunks, shapes)``; ``decompress(chunks, shapes, q)`` -- ``x_hat``;
-* ``estimate_bits(x, q)`` -- the rate under the integer coding tables, without coding.
+    lat = model.latents(x, q)                 # analysis: float latents (refinement may change them)
+    sym = model.symbols(lat)                  # quantization: named integer symbols
+    data = model.encode_symbols(sym, coder)   # entropy coding only
+    sym, y_hat = model.decode_symbols(data, shapes, coder)   # entropy decoding only
+    y_hat = model.dequantize(sym)             # the same y_hat from the symbols alone
+    x_hat = model.synthesise(y_hat, q)        # synthesis
+
+``compress`` / ``decompress`` are exactly these compositions; ``forward(x, q)`` is training
+(``{"x_hat", "likelihoods": {name: tensor}}``) and ``estimate_bits(x, q)`` the rate under the
+integer coding tables, without coding.
 
 Inputs are padded (replicate) to a multiple of ``stride`` and cropped back by the codec.
 Everything whose result the decoder must reproduce bit for bit (entropy parameters,
@@ -18,6 +26,8 @@ from __future__ import annotations
 import torch
 import torch.nn.functional as F
 from torch import nn
+
+from ncodec.determinism import deterministic
 
 
 def pad_to(x: torch.Tensor, stride: int) -> torch.Tensor:
@@ -69,6 +79,41 @@ class LearnedImageModel(nn.Module):
         """Quality as a per-image tensor on the model's device."""
         q = torch.as_tensor(q, dtype=torch.float32, device=next(self.parameters()).device)
         return q.expand(batch) if q.dim() == 0 else q
+
+    # ---------------------------------------------------------------- the coding steps
+    def latents(self, x: torch.Tensor, q: float) -> dict[str, torch.Tensor]:
+        raise NotImplementedError
+
+    def symbols(self, lat: dict[str, torch.Tensor]) -> dict[str, "np.ndarray"]:
+        """The integer symbols the stream codes for latents ``lat`` (int64 arrays by name)."""
+        raise NotImplementedError
+
+    def encode_symbols(self, symbols: dict[str, "np.ndarray"], coder: str = "ans") -> bytes:
+        raise NotImplementedError
+
+    def decode_symbols(self, data: bytes, shapes: dict, coder: str = "ans"
+                       ) -> tuple[dict[str, "np.ndarray"], torch.Tensor]:
+        """``(symbols, y_hat)``: the coded symbols and the dequantized latent synthesis takes."""
+        raise NotImplementedError
+
+    def dequantize(self, symbols: dict[str, "np.ndarray"]) -> torch.Tensor:
+        """``y_hat`` from the symbols alone, as :meth:`decode_symbols` returns it."""
+        raise NotImplementedError
+
+    def synthesise(self, y_hat: torch.Tensor, q: float) -> torch.Tensor:
+        """``x_hat`` in [0, 1] from the dequantized latent, deterministically."""
+        with deterministic():
+            return self.g_s(y_hat * self.gain.inverse_gain(self._q(q, 1))).clamp_(0, 1)
+
+    def compress_latents(self, lat: dict[str, torch.Tensor], coder: str = "ans") -> tuple[dict[str, bytes], dict]:
+        sym = self.symbols(lat)
+        return {"latents": self.encode_symbols(sym, coder)}, {k: list(v.shape) for k, v in sym.items()}
+
+    def compress(self, x: torch.Tensor, q: float, coder: str = "ans") -> tuple[dict[str, bytes], dict]:
+        return self.compress_latents(self.latents(x, q), coder)
+
+    def decompress(self, chunks: dict[str, bytes], shapes: dict, q: float, coder: str = "ans") -> torch.Tensor:
+        return self.synthesise(self.decode_symbols(chunks["latents"], shapes, coder)[1], q)
 
     def aux_loss(self) -> torch.Tensor:
         return sum((m.aux_loss() for m in self.modules() if m is not self and hasattr(m, "aux_loss")),

@@ -12,6 +12,7 @@ zero context for anchors. Decoding is two parallel passes, not a per-pixel loop:
 
 from __future__ import annotations
 
+import numpy as np
 import torch
 from torch import nn
 
@@ -85,7 +86,8 @@ class CheckerboardModel(HyperpriorModel):
         return torch.where(anchor, s0, s1), torch.where(anchor, m0, m1)
 
     # ------------------------------------------------------------------ coding
-    def _analyse(self, lat: dict[str, torch.Tensor]):
+    def symbols(self, lat: dict[str, torch.Tensor]) -> dict[str, np.ndarray]:
+        """``z`` symbols, and ``y`` residuals: ``round(y - m0)`` at anchors, ``round(y - m1)`` elsewhere."""
         y, z = lat["y"].detach(), lat["z"].detach()
         z_sym = self.z_prior.to_symbols(z)
         anchor = anchor_mask(*y.shape[-2:]).expand_as(y)
@@ -94,35 +96,62 @@ class CheckerboardModel(HyperpriorModel):
             s0, m0 = self._params(hyper, torch.zeros_like(hyper))
             y_anchor = torch.round(y - m0) + m0
             s1, m1 = self._params(hyper, self.context(y_anchor * anchor))
-        sym0 = torch.round(y - m0)[anchor].numpy().astype("int64")
-        sym1 = torch.round(y - m1)[~anchor].numpy().astype("int64")
-        return z_sym, (sym0, s0[anchor]), (sym1, s1[~anchor]), list(y.shape)
+        y_sym = torch.where(anchor, torch.round(y - m0), torch.round(y - m1))
+        return {"z": z_sym, "y": y_sym.numpy().astype("int64")}
 
-    def compress_latents(self, lat: dict[str, torch.Tensor], coder: str = "ans") -> tuple[dict[str, bytes], dict]:
-        z_sym, (sym0, sc0), (sym1, sc1), y_shape = self._analyse(lat)
-        enc = Encoder(coder)
-        self.z_prior.encode(enc, z_sym)
-        self.y_prior.encode(enc, sym0, sc0)
-        self.y_prior.encode(enc, sym1, sc1)
-        return {"latents": enc.finish()}, {"z": list(z_sym.shape), "y": y_shape}
-
-    def compress(self, x: torch.Tensor, q: float, coder: str = "ans") -> tuple[dict[str, bytes], dict]:
-        return self.compress_latents(self.latents(x, q), coder)
-
-    def estimate_bits(self, x: torch.Tensor, q: float) -> float:
-        z_sym, (sym0, sc0), (sym1, sc1), _ = self._analyse(self.latents(x, q))
-        return self.z_prior.bits(z_sym) + self.y_prior.bits(sym0, sc0) + self.y_prior.bits(sym1, sc1)
-
-    def decompress(self, chunks: dict[str, bytes], shapes: dict, q: float, coder: str = "ans") -> torch.Tensor:
-        dec = Decoder(chunks["latents"], coder)
-        z_sym = self.z_prior.decode(dec, tuple(shapes["z"]))
-        y_shape = tuple(shapes["y"])
+    def _passes(self, z_sym: np.ndarray, y_shape: tuple[int, ...], anchors) -> tuple:
+        """The two passes from the hyper-latent: ``anchors(s0, m0) -> anchor residuals`` gives the
+        anchors' symbols (coded or decoded), from which the non-anchors' scales and means follow."""
         anchor = anchor_mask(*y_shape[-2:]).expand(y_shape)
         with deterministic():
             hyper = self.h_s(self.z_prior.from_symbols(z_sym))
             s0, m0 = self._params(hyper, torch.zeros_like(hyper))
+            sym0 = anchors(s0[anchor])
             y_hat = torch.zeros(y_shape)
-            y_hat[anchor] = torch.from_numpy(self.y_prior.decode(dec, s0[anchor]).astype("float32")) + m0[anchor]
+            y_hat[anchor] = torch.from_numpy(sym0.astype("float32")) + m0[anchor]
             s1, m1 = self._params(hyper, self.context(y_hat * anchor))
-            y_hat[~anchor] = torch.from_numpy(self.y_prior.decode(dec, s1[~anchor]).astype("float32")) + m1[~anchor]
-            return self.g_s(y_hat * self.gain.inverse_gain(self._q(q, 1))).clamp_(0, 1)
+        return anchor, sym0, y_hat, s1[~anchor], m1[~anchor]
+
+    def encode_symbols(self, symbols: dict[str, np.ndarray], coder: str = "ans") -> bytes:
+        enc = Encoder(coder)
+        self.z_prior.encode(enc, symbols["z"])
+        y_sym = torch.from_numpy(symbols["y"])
+
+        def anchors(s0: torch.Tensor) -> np.ndarray:
+            sym0 = y_sym[anchor_mask(*y_sym.shape[-2:]).expand(y_sym.shape)].numpy()
+            self.y_prior.encode(enc, sym0, s0)
+            return sym0
+
+        anchor, _, _, s1, _ = self._passes(symbols["z"], tuple(y_sym.shape), anchors)
+        self.y_prior.encode(enc, y_sym[~anchor].numpy(), s1)
+        return enc.finish()
+
+    def estimate_bits(self, x: torch.Tensor, q: float) -> float:
+        sym = self.symbols(self.latents(x, q))
+        y_sym = torch.from_numpy(sym["y"])
+        bits = [self.z_prior.bits(sym["z"])]
+
+        def anchors(s0: torch.Tensor) -> np.ndarray:
+            sym0 = y_sym[anchor_mask(*y_sym.shape[-2:]).expand(y_sym.shape)].numpy()
+            bits.append(self.y_prior.bits(sym0, s0))
+            return sym0
+
+        anchor, _, _, s1, _ = self._passes(sym["z"], tuple(y_sym.shape), anchors)
+        return sum(bits) + self.y_prior.bits(y_sym[~anchor].numpy(), s1)
+
+    def dequantize(self, symbols: dict[str, np.ndarray]) -> torch.Tensor:
+        y_sym = torch.from_numpy(symbols["y"])
+        anchors = lambda s0: y_sym[anchor_mask(*y_sym.shape[-2:]).expand(y_sym.shape)].numpy()  # noqa: E731
+        anchor, _, y_hat, _, m1 = self._passes(symbols["z"], tuple(y_sym.shape), anchors)
+        y_hat[~anchor] = y_sym[~anchor].float() + m1
+        return y_hat
+
+    def decode_symbols(self, data: bytes, shapes: dict, coder: str = "ans") -> tuple[dict[str, np.ndarray], torch.Tensor]:
+        dec = Decoder(data, coder)
+        z_sym = self.z_prior.decode(dec, tuple(shapes["z"]))
+        anchor, sym0, y_hat, s1, m1 = self._passes(z_sym, tuple(shapes["y"]), lambda s0: self.y_prior.decode(dec, s0))
+        sym1 = self.y_prior.decode(dec, s1)
+        y_hat[~anchor] = torch.from_numpy(sym1.astype("float32")) + m1
+        y_sym = np.zeros(tuple(shapes["y"]), np.int64)
+        y_sym[anchor.numpy()], y_sym[~anchor.numpy()] = sym0, sym1
+        return {"z": z_sym, "y": y_sym}, y_hat

@@ -16,8 +16,9 @@ from typing import TYPE_CHECKING, Any, ClassVar, Optional
 
 import numpy as np
 
-from ncodec.codecs.base import Codec, parse_memory
+from ncodec.codecs.base import LearnedCodec, parse_memory
 from ncodec.container import Container
+from ncodec.latents import Latents
 from ncodec.errors import CorruptStreamError, MissingWeightsError, NcodecError, QualityError
 from ncodec.media import Image
 from ncodec.weights import WEIGHTS_DIR
@@ -55,9 +56,8 @@ def load_model(arch: str, path: Path) -> LearnedImageModel:
     return model.eval()
 
 
-class LearnedImageCodec(Codec):
+class LearnedImageCodec(LearnedCodec):
     kind = "image"
-    learned = True
     quality_range = (0.0, 1.0)
     default_quality = 0.5
     quality_unit = "rate knob, 0 = fewest bits"
@@ -108,39 +108,46 @@ class LearnedImageCodec(Codec):
         s = self.model.stride
         return -(-h // s) * s * -(-w // s) * s * DECODE_BYTES_PER_PIXEL
 
-    def _encode(self, media: Image, quality: float):
+    # ------------------------------------------------------------------ the four steps
+    def analyse(self, media: Image, quality: Optional[float] = None) -> Latents:
         import torch
 
         from ncodec.codecs.image.base import pad_to
 
+        q = self.check_quality(quality)
         px = media.pixels if media.channels == 3 else np.repeat(media.pixels, 3, axis=2)
         x = torch.tensor(px).permute(2, 0, 1)[None].float().div_(255.0)
         x = pad_to(x, self.model.stride)
         if self.refine_steps:
             from ncodec.codecs.image.refinement import refine_latents
 
-            lat = refine_latents(self.model, x, quality, self.refine_steps)
+            lat = refine_latents(self.model, x, q, self.refine_steps)
         else:
-            lat = self.model.latents(x, quality)
-        chunks, shapes = self.model.compress_latents(lat, self.coder)
+            lat = self.model.latents(x, q)
+        symbols = self.model.symbols(lat)
+        shapes = {k: list(v.shape) for k, v in symbols.items()}
         if shapes != self.model.latent_shapes(x.shape[2], x.shape[3]):
             raise AssertionError(f"latent shapes {shapes} differ from the model's own rule")
+        return self._latents(q, media.metadata(), symbols, self.model.dequantize(symbols),
+                             {"coder": self.coder, "refine_steps": self.refine_steps})
+
+    def to_chunks(self, latents: Latents) -> tuple[dict[str, bytes], dict[str, Any]]:
+        symbols = {k: v for k, v in latents.tensors.items() if k != "y_hat"}
+        coder = latents.side.get("coder", "ans")
         # Version 2 streams keep the header small: latent shapes follow from the image size,
         # the model config from the weights (bound by the header's weights hash); the coder
         # and refinement are only written when they differ from the defaults.
         params: dict[str, Any] = {}
-        if self.coder != "ans":
-            params["coder"] = self.coder
-        if self.refine_steps:
-            params["refine_steps"] = self.refine_steps
-        return chunks, params, media.metadata()
+        if coder != "ans":
+            params["coder"] = coder
+        if latents.side.get("refine_steps"):
+            params["refine_steps"] = latents.side["refine_steps"]
+        return {"latents": self.model.encode_symbols(symbols, coder)}, params
 
-    def _decode(self, c: Container) -> Image:
-        import torch
-
+    def from_chunks(self, c: Container) -> Latents:
         from ncodec.entropy.coders import CODERS
 
-        h, w, ch = c.media["shape"]
+        h, w, _ = c.media["shape"]
         stride = self.model.stride
         shapes = self.model.latent_shapes(-(-h // stride) * stride, -(-w // stride) * stride)
         if "shapes" in c.params and c.params["shapes"] != shapes:  # version 1 streams wrote them
@@ -148,11 +155,25 @@ class LearnedImageCodec(Codec):
         coder = c.params.get("coder", "ans")
         if coder not in CODERS:
             raise CorruptStreamError(f"unknown entropy coder {coder!r}")
-        x_hat = self.model.decompress(c.chunks, shapes, float(c.quality), coder)
+        if "latents" not in c.chunks:
+            raise CorruptStreamError(f"{self.name} stream has no 'latents' chunk")
+        symbols, y_hat = self.model.decode_symbols(c.chunks["latents"], shapes, coder)
+        return self._latents(float(c.quality), dict(c.media), symbols, y_hat,
+                             {"coder": coder, "refine_steps": c.params.get("refine_steps", 0)})
+
+    def synthesise(self, latents: Latents) -> Image:
+        import torch
+
+        h, w, ch = latents.media["shape"]
+        x_hat = self.model.synthesise(torch.from_numpy(latents.tensors["y_hat"]), latents.quality)
         px = torch.round(x_hat[0, :, :h, :w] * 255.0).to(torch.uint8).permute(1, 2, 0).numpy()
         if ch == 1:
             px = np.round(px.astype(np.float32).mean(axis=2, keepdims=True)).astype(np.uint8)
         return Image(np.ascontiguousarray(px))
+
+    def _latents(self, q: float, media: dict, symbols: dict, y_hat, side: dict) -> Latents:
+        tensors = {**{k: np.asarray(v, np.int64) for k, v in symbols.items()}, "y_hat": y_hat.numpy()}
+        return Latents(self.name, float(q), media, tensors, side)
 
 
 class FactorizedCodec(LearnedImageCodec):

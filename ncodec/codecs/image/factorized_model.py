@@ -5,6 +5,7 @@ onto it."""
 
 from __future__ import annotations
 
+import numpy as np
 import torch
 
 from ncodec.codecs.image.base import LearnedImageModel
@@ -49,20 +50,22 @@ class FactorizedModel(LearnedImageModel):
         bits = -torch.log2(factorized_likelihood(self.y_prior, y_rate)).sum()
         return self.g_s(y_hat * self.gain.inverse_gain(qv)), bits
 
-    def compress_latents(self, lat: dict[str, torch.Tensor], coder: str = "ans"):
-        sym = self.y_prior.to_symbols(lat["y"].detach())
-        enc = Encoder(coder)
-        self.y_prior.encode(enc, sym)
-        return {"latents": enc.finish()}, {"y": list(sym.shape)}
+    def symbols(self, lat: dict[str, torch.Tensor]) -> dict[str, np.ndarray]:
+        return {"y": self.y_prior.to_symbols(lat["y"].detach())}
 
-    def compress(self, x: torch.Tensor, q: float, coder: str = "ans"):
-        return self.compress_latents(self.latents(x, q), coder)
+    def encode_symbols(self, symbols: dict[str, np.ndarray], coder: str = "ans") -> bytes:
+        enc = Encoder(coder)
+        self.y_prior.encode(enc, symbols["y"])
+        return enc.finish()
 
     def estimate_bits(self, x: torch.Tensor, q: float) -> float:
-        return self.y_prior.bits(self.y_prior.to_symbols(self.latents(x, q)["y"]))
+        return self.y_prior.bits(self.symbols(self.latents(x, q))["y"])
 
-    def decompress(self, chunks, shapes, q: float, coder: str = "ans") -> torch.Tensor:
-        sym = self.y_prior.decode(Decoder(chunks["latents"], coder), tuple(shapes["y"]))
+    def dequantize(self, symbols: dict[str, np.ndarray]) -> torch.Tensor:
         with deterministic():
-            y_hat = self.y_prior.from_symbols(sym)
-            return self.g_s(y_hat * self.gain.inverse_gain(self._q(q, 1))).clamp_(0, 1)
+            return self.y_prior.from_symbols(symbols["y"])
+
+    def decode_symbols(self, data: bytes, shapes: dict, coder: str = "ans") -> tuple[dict[str, np.ndarray], torch.Tensor]:
+        sym = self.y_prior.decode(Decoder(data, coder), tuple(shapes["y"]))
+        with deterministic():
+            return {"y": sym}, self.y_prior.from_symbols(sym)

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 from typing import Optional
 
+import numpy as np
 import torch
 
 from ncodec.codecs.image.base import LearnedImageModel
@@ -91,36 +92,42 @@ class HyperpriorModel(LearnedImageModel):
         return self.entropy_parameters(z_hat)
 
     # ------------------------------------------------------------------ coding
-    def _analyse(self, lat: dict[str, torch.Tensor]):
+    def _y_tables(self, z_sym: np.ndarray) -> tuple[torch.Tensor, Optional[torch.Tensor]]:
+        """Scales and means of ``y`` from the decoded hyper-latent (deterministic)."""
+        with deterministic():
+            return self.entropy_parameters(self.z_prior.from_symbols(z_sym))
+
+    def symbols(self, lat: dict[str, torch.Tensor]) -> dict[str, np.ndarray]:
         y, z = lat["y"].detach(), lat["z"].detach()
         z_sym = self.z_prior.to_symbols(z)
-        with deterministic():
-            scales, means = self.entropy_parameters(self.z_prior.from_symbols(z_sym))
-        y_sym = torch.round(y - means).numpy().astype("int64") if means is not None else \
-            torch.round(y).numpy().astype("int64")
-        return z_sym, y_sym, scales
+        _, means = self._y_tables(z_sym)
+        y_sym = torch.round(y - means) if means is not None else torch.round(y)
+        return {"z": z_sym, "y": y_sym.numpy().astype("int64")}
 
-    def compress_latents(self, lat: dict[str, torch.Tensor], coder: str = "ans") -> tuple[dict[str, bytes], dict]:
-        z_sym, y_sym, scales = self._analyse(lat)
+    def encode_symbols(self, symbols: dict[str, np.ndarray], coder: str = "ans") -> bytes:
+        scales, _ = self._y_tables(symbols["z"])
         enc = Encoder(coder)
-        self.z_prior.encode(enc, z_sym)
-        self.y_prior.encode(enc, y_sym, scales)
-        return {"latents": enc.finish()}, {"z": list(z_sym.shape), "y": list(y_sym.shape)}
-
-    def compress(self, x: torch.Tensor, q: float, coder: str = "ans") -> tuple[dict[str, bytes], dict]:
-        return self.compress_latents(self.latents(x, q), coder)
+        self.z_prior.encode(enc, symbols["z"])
+        self.y_prior.encode(enc, symbols["y"], scales)
+        return enc.finish()
 
     def estimate_bits(self, x: torch.Tensor, q: float) -> float:
-        z_sym, y_sym, scales = self._analyse(self.latents(x, q))
-        return self.z_prior.bits(z_sym) + self.y_prior.bits(y_sym, scales)
+        sym = self.symbols(self.latents(x, q))
+        scales, _ = self._y_tables(sym["z"])
+        return self.z_prior.bits(sym["z"]) + self.y_prior.bits(sym["y"], scales)
 
-    def decompress(self, chunks: dict[str, bytes], shapes: dict, q: float, coder: str = "ans") -> torch.Tensor:
-        dec = Decoder(chunks["latents"], coder)
+    def decode_symbols(self, data: bytes, shapes: dict, coder: str = "ans") -> tuple[dict[str, np.ndarray], torch.Tensor]:
+        dec = Decoder(data, coder)
         z_sym = self.z_prior.decode(dec, tuple(shapes["z"]))
-        with deterministic():
-            scales, means = self.entropy_parameters(self.z_prior.from_symbols(z_sym))
-            y_sym = self.y_prior.decode(dec, scales)
-            y_hat = torch.from_numpy(y_sym.astype("float32"))
-            if means is not None:
-                y_hat = y_hat + means
-            return self.g_s(y_hat * self.gain.inverse_gain(self._q(q, 1))).clamp_(0, 1)
+        scales, means = self._y_tables(z_sym)
+        y_sym = self.y_prior.decode(dec, scales)
+        return {"z": z_sym, "y": y_sym}, _dequantize(y_sym, means)
+
+    def dequantize(self, symbols: dict[str, np.ndarray]) -> torch.Tensor:
+        return _dequantize(symbols["y"], self._y_tables(symbols["z"])[1])
+
+
+def _dequantize(y_sym: np.ndarray, means: Optional[torch.Tensor]) -> torch.Tensor:
+    """``y_hat = symbol + mean`` (the scale model has no means)."""
+    y_hat = torch.from_numpy(y_sym.astype("float32"))
+    return y_hat + means if means is not None else y_hat
