@@ -277,20 +277,40 @@ def _decode_tensor_groups(data: bytes, expected: Mapping[str, tuple[int, ...]], 
     return groups, codes, extra
 
 
+def weights_from_chunk(data: bytes, expected: Mapping[str, tuple[int, ...]], bits: int, per_channel: bool = False,
+                       prior: str = "zero-inflated") -> tuple[dict[str, np.ndarray], list[tuple[int, int]], bytes]:
+    """Entropy decoding only: the integers of every tensor (shaped, by name), the step codes
+    (sorted name order) and the per-channel codes, as :func:`encode_tensors` wrote them."""
+    names = sorted(expected)
+    groups, codes, extra = _decode_tensor_groups(data, expected, bits, per_channel, prior)
+    return {n: g.reshape(tuple(expected[n])) for n, g in zip(names, groups)}, codes, extra
+
+
+def weights_to_chunk(integers: Mapping[str, np.ndarray], codes: Sequence[tuple[int, int]], extra: bytes, bits: int,
+                     prior: str = "zero-inflated") -> bytes:
+    """Entropy coding only: the inverse of :func:`weights_from_chunk`."""
+    groups = [np.asarray(integers[n]).reshape(-1) for n in sorted(integers)]
+    return _encode_groups(groups, [tuple(c) for c in codes], max_level(bits), extra=extra, prior=prior)
+
+
+def dequantize_weights(integers: Mapping[str, np.ndarray], codes: Sequence[tuple[int, int]], extra: bytes,
+                       per_channel: bool = False) -> dict[str, torch.Tensor]:
+    """The float tensors the decoder loads: ``integer x step`` (per tensor, or per output channel)."""
+    js = np.frombuffer(extra, dtype=np.uint8)
+    out, at = {}, 0
+    for n, code in zip(sorted(integers), codes):
+        g = np.asarray(integers[n])
+        cj = None
+        if per_channel and g.ndim >= 2:
+            cj, at = js[at:at + g.shape[0]], at + g.shape[0]
+        out[n] = dequantize(g.reshape(-1), _steps(tuple(g.shape), tuple(code), cj), tuple(g.shape))
+    return out
+
+
 def decode_tensors(data: bytes, expected: Mapping[str, tuple[int, ...]], bits: int,
                    per_channel: bool = False, prior: str = "zero-inflated") -> dict[str, torch.Tensor]:
     """Inverse of :func:`encode_tensors`; ``expected`` maps every name to its shape."""
-    names = sorted(expected)
-    shapes = [tuple(expected[n]) for n in names]
-    groups, codes, extra = _decode_tensor_groups(data, expected, bits, per_channel, prior)
-    js = np.frombuffer(extra, dtype=np.uint8)
-    out, at = {}, 0
-    for n, g, code, shape in zip(names, groups, codes, shapes):
-        cj = None
-        if per_channel and len(shape) >= 2:
-            cj, at = js[at:at + shape[0]], at + shape[0]
-        out[n] = dequantize(g, _steps(shape, code, cj), shape)
-    return out
+    return dequantize_weights(*weights_from_chunk(data, expected, bits, per_channel, prior), per_channel)
 
 
 def estimate_bits(tensors: Mapping[str, torch.Tensor], bits: int, per_channel: bool = False,
@@ -413,8 +433,10 @@ def embedding_bits(q: np.ndarray, bits: int, coding: str = "direct") -> float:
     return head + _groups_bits([q[:, c].reshape(-1) for c in range(q.shape[1])], max_level(bits), EMBED_DISTRIBUTION)
 
 
-def decode_embeddings(data: bytes, shape: tuple[int, int, int, int], bits: int, coding: str = "direct") -> torch.Tensor:
-    """Inverse of :func:`encode_embeddings` (raises :class:`CorruptStreamError` on a damaged chunk)."""
+def embeddings_from_chunk(data: bytes, shape: tuple[int, int, int, int], bits: int, coding: str = "direct"
+                          ) -> tuple[np.ndarray, list[float]]:
+    """Entropy decoding only: the ``T x d x h x w`` integers and per-channel steps of
+    :func:`encode_embeddings` (raises :class:`CorruptStreamError` on a damaged chunk)."""
     t, d, h, w = shape
     k = max_level(bits)
     if coding == "direct":
@@ -433,4 +455,9 @@ def decode_embeddings(data: bytes, shape: tuple[int, int, int, int], bits: int, 
         raise CorruptStreamError(f"unknown embedding coding {coding!r}")
     if np.abs(q).max(initial=0) > k:
         raise CorruptStreamError("embedding value out of range")
-    return dequantize_embeddings(q, [step_value(*c) for c in codes])
+    return q, [step_value(*c) for c in codes]
+
+
+def decode_embeddings(data: bytes, shape: tuple[int, int, int, int], bits: int, coding: str = "direct") -> torch.Tensor:
+    """Inverse of :func:`encode_embeddings`: the dequantized embeddings."""
+    return dequantize_embeddings(*embeddings_from_chunk(data, shape, bits, coding))

@@ -30,12 +30,15 @@ from typing import Any, ClassVar, Optional
 
 import numpy as np
 
-from ncodec.codecs.base import Codec, parse_memory
+from ncodec.codecs.base import LearnedCodec, parse_memory
 from ncodec.container import Container
 from ncodec.errors import CorruptStreamError, MediaError
+from ncodec.latents import Latents
 from ncodec.media import Video
 
 WEIGHTS_CHUNK, EMBED_CHUNK = "weights", "embeddings"
+#: latents name the weight tensors "weights.<parameter name>"
+WEIGHT_PREFIX = "weights."
 _FIT_KEYS = {"epochs": int, "batch": int, "lr": float, "prune": float, "rate_lambda": float, "seed": int,
              "reseeds": int, "collapse_db": float, "grad_clip": float, "quant_noise": float, "prune_at": float,
              "qat_at": float, "checkpoint_seconds": float}
@@ -47,9 +50,8 @@ def _as_bool(v: Any) -> bool:
     return bool(v)
 
 
-class _INRVideoCodec(Codec):
+class _INRVideoCodec(LearnedCodec):
     kind = "video"
-    learned = True
     quality_is_rate = True
     rate_is_target = True
     fits_at_encode = True
@@ -113,52 +115,66 @@ class _INRVideoCodec(Codec):
                 "prior": "weights: adaptive or zero-inflated Laplace per tensor; embeddings: zero-inflated per channel "
                          "(temporal: of the residuals)"}
 
-    # ------------------------------------------------------------------ encode
-    def _encode(self, media: Video, quality: float) -> tuple[dict[str, bytes], dict[str, Any], dict[str, Any]]:
-        from ncodec.codecs.video import bitstream as wc
-        from ncodec.codecs.video.config import configure
-        from ncodec.devices import pick_device
-        from ncodec.codecs.video.fitting import fit
-
-        yuv = media.to_yuv420()
-        t, h, w = yuv.planes[0].shape
-        cfg = configure(self.arch, t, h, w, quality * t * h * w, block=self.block, weight_bits=self.weight_bits,
-                        embed_bits=self.embed_bits, embed_share=self.embed_share, weight_quant=self.weight_quant,
-                        embed_coding=self.embed_coding, weight_prior=self.weight_prior)
-        start = time.perf_counter()
-        result = fit(yuv.planes, cfg, self.fit_options, workdir=self.workdir, progress=self.progress)
-        seconds = time.perf_counter() - start
-        chunks: dict[str, bytes] = {}
-        chunks[WEIGHTS_CHUNK] = wc.encode_tensors(result.decoder_state, cfg.weight_bits, cfg.weight_quant == "channel",
-                                                  cfg.weight_prior)
-        n_weights = sum(v.numel() for v in result.decoder_state.values())
-        params: dict[str, Any] = {"config": cfg.to_dict(), "weights_count": n_weights,
-                                  "weights_raw_bytes": wc.raw_bytes(n_weights, cfg.weight_bits)}
-        if result.embeddings is not None:
-            q, steps = result.embeddings
-            chunks[EMBED_CHUNK] = wc.encode_embeddings(q, steps, cfg.embed_bits, cfg.embed_coding)
-            params["embeddings_count"] = int(q.size)
-            params["embeddings_raw_bytes"] = wc.raw_bytes(q.size, cfg.embed_bits)
-        params["fps"] = [yuv.fps.numerator, yuv.fps.denominator]
-        meta = yuv.metadata()
-        probe = Container(codec=self.name, codec_version=self.version, media=meta, chunks=chunks, params=params,
-                          weights=None, quality=quality)
-        recon = self._decode(probe)
-        params["fit"] = {"epochs": self.fit_options.epochs, "steps": result.steps, "seconds": round(seconds, 2),
-                         "resumed_from_step": result.resumed_from, "seed": result.seed, "device": str(pick_device(self.fit_options.device)),
-                         "y_psnr": round(_y_psnr(yuv, recon), 4)}
-        return chunks, params, meta
-
-    # ------------------------------------------------------------------ decode
     def decode_memory(self, container: Container) -> int:
         from ncodec.codecs.video.config import INRConfig
 
         return INRConfig.from_dict(container.params.get("config")).decode_bytes()
 
-    def _decode(self, container: Container) -> Video:
+    # ------------------------------------------------------------------ the four steps
+    def analyse(self, media: Video, quality: Optional[float] = None) -> Latents:
+        """Fit the network (the transform) and quantize it: integer weights and embeddings."""
+        from ncodec.codecs.video import bitstream as wc
+        from ncodec.codecs.video.config import configure
+        from ncodec.codecs.video.fitting import fit
+        from ncodec.devices import pick_device
+
+        q = self.check_quality(quality)
+        yuv = media.to_yuv420()
+        t, h, w = yuv.planes[0].shape
+        cfg = configure(self.arch, t, h, w, q * t * h * w, block=self.block, weight_bits=self.weight_bits,
+                        embed_bits=self.embed_bits, embed_share=self.embed_share, weight_quant=self.weight_quant,
+                        embed_coding=self.embed_coding, weight_prior=self.weight_prior)
+        start = time.perf_counter()
+        result = fit(yuv.planes, cfg, self.fit_options, workdir=self.workdir, progress=self.progress)
+        seconds = time.perf_counter() - start
+        state = result.decoder_state
+        groups, codes, extra = wc.tensor_integers(state, cfg.weight_bits, cfg.weight_quant == "channel")
+        tensors = {f"{WEIGHT_PREFIX}{n}": g.reshape(tuple(state[n].shape)) for n, g in zip(sorted(state), groups)}
+        side: dict[str, Any] = {"config": cfg.to_dict(), "weight_steps": [list(c) for c in codes],
+                                "channel_steps": list(extra), "fps": [yuv.fps.numerator, yuv.fps.denominator]}
+        if result.embeddings is not None:
+            tensors[EMBED_CHUNK], steps = result.embeddings
+            side["embedding_steps"] = list(steps)
+        side["fit"] = {"epochs": self.fit_options.epochs, "steps": result.steps, "seconds": round(seconds, 2),
+                       "resumed_from_step": result.resumed_from, "seed": result.seed,
+                       "device": str(pick_device(self.fit_options.device))}
+        return Latents(self.name, q, yuv.metadata(), tensors, side)
+
+    def to_chunks(self, latents: Latents) -> tuple[dict[str, bytes], dict[str, Any]]:
         from ncodec.codecs.video import bitstream as wc
         from ncodec.codecs.video.config import INRConfig
-        from ncodec.codecs.video.rendering import build_decoder, render
+
+        side = latents.side
+        cfg = INRConfig.from_dict(side["config"])
+        weights = _weight_integers(latents)
+        chunks = {WEIGHTS_CHUNK: wc.weights_to_chunk(weights, side["weight_steps"], bytes(side["channel_steps"]),
+                                                     cfg.weight_bits, cfg.weight_prior)}
+        n_weights = sum(v.size for v in weights.values())
+        params: dict[str, Any] = {"config": side["config"], "weights_count": n_weights,
+                                  "weights_raw_bytes": wc.raw_bytes(n_weights, cfg.weight_bits)}
+        if EMBED_CHUNK in latents.tensors:
+            q = latents.tensors[EMBED_CHUNK]
+            chunks[EMBED_CHUNK] = wc.encode_embeddings(q, side["embedding_steps"], cfg.embed_bits, cfg.embed_coding)
+            params["embeddings_count"] = int(q.size)
+            params["embeddings_raw_bytes"] = wc.raw_bytes(q.size, cfg.embed_bits)
+        params["fps"] = side["fps"]
+        if "fit" in side:
+            params["fit"] = side["fit"]
+        return chunks, params
+
+    def from_chunks(self, container: Container) -> Latents:
+        from ncodec.codecs.video import bitstream as wc
+        from ncodec.codecs.video.config import INRConfig
 
         p, meta = container.params, container.media
         cfg = INRConfig.from_dict(p.get("config"))
@@ -168,19 +184,58 @@ class _INRVideoCodec(Codec):
         data = container.chunks.get(WEIGHTS_CHUNK)
         if data is None:
             raise CorruptStreamError(f"{self.name} stream has no {WEIGHTS_CHUNK!r} chunk")
-        decoder = build_decoder(cfg)
-        expected = {k: tuple(v.shape) for k, v in decoder.state_dict().items()}
-        decoder.load_state_dict(wc.decode_tensors(data, expected, cfg.weight_bits, cfg.weight_quant == "channel",
-                                                  cfg.weight_prior))
-        emb = None
+        weights, codes, extra = wc.weights_from_chunk(data, _expected_shapes(cfg), cfg.weight_bits,
+                                                      cfg.weight_quant == "channel", cfg.weight_prior)
+        tensors = {f"{WEIGHT_PREFIX}{n}": v for n, v in weights.items()}
+        side: dict[str, Any] = {"config": cfg.to_dict(), "weight_steps": [list(c) for c in codes],
+                                "channel_steps": list(extra), "fps": list(meta["fps"])}
         if cfg.arch == "hnerv":
             edata = container.chunks.get(EMBED_CHUNK)
             if edata is None:
                 raise CorruptStreamError(f"{self.name} stream has no {EMBED_CHUNK!r} chunk")
-            emb = wc.decode_embeddings(edata, (t, cfg.embed_dim, *cfg.grid), cfg.embed_bits, cfg.embed_coding)
+            tensors[EMBED_CHUNK], side["embedding_steps"] = wc.embeddings_from_chunk(
+                edata, (t, cfg.embed_dim, *cfg.grid), cfg.embed_bits, cfg.embed_coding)
+        if isinstance(p.get("fit"), dict):
+            side["fit"] = p["fit"]
+        return Latents(self.name, float(container.quality), dict(meta), tensors, side)
+
+    def synthesise(self, latents: Latents) -> Video:
+        """Render every frame from the dequantized weights (and embeddings)."""
+        from ncodec.codecs.video import bitstream as wc
+        from ncodec.codecs.video.config import INRConfig
+        from ncodec.codecs.video.rendering import build_decoder, render
+
+        side, meta = latents.side, latents.media
+        cfg = INRConfig.from_dict(side["config"])
+        decoder = build_decoder(cfg)
+        decoder.load_state_dict(wc.dequantize_weights(_weight_integers(latents), side["weight_steps"],
+                                                      bytes(side["channel_steps"]), cfg.weight_quant == "channel"))
+        emb = None
+        if EMBED_CHUNK in latents.tensors:
+            emb = wc.dequantize_embeddings(latents.tensors[EMBED_CHUNK], side["embedding_steps"])
         y, u, v = render(cfg, decoder, emb)
-        fps = Fraction(*meta["fps"])
-        return Video((y, u, v), fps, "yuv420p", meta["color_space"])
+        return Video((y, u, v), Fraction(*side["fps"]), "yuv420p", meta["color_space"])
+
+    def _encode(self, media: Video, quality: float) -> tuple[dict[str, bytes], dict[str, Any], dict[str, Any]]:
+        """The four steps' encode, plus the Y-PSNR of the decoded frames in the header's fit record."""
+        latents = self.analyse(media, quality)
+        chunks, params = self.to_chunks(latents)
+        params["fit"] = {**params["fit"], "y_psnr": round(_y_psnr(media.to_yuv420(), self.synthesise(latents)), 4)}
+        return chunks, params, latents.media
+
+
+def _weight_integers(latents: Latents) -> dict[str, np.ndarray]:
+    return {k[len(WEIGHT_PREFIX):]: v for k, v in latents.tensors.items() if k.startswith(WEIGHT_PREFIX)}
+
+
+def _expected_shapes(cfg) -> dict[str, tuple[int, ...]]:
+    """Every decoder tensor's shape, from a model on the meta device (nothing allocated, nothing run)."""
+    import torch
+
+    from ncodec.codecs.video.rendering import build_decoder
+
+    with torch.device("meta"):
+        return {k: tuple(v.shape) for k, v in build_decoder(cfg).state_dict().items()}
 
 
 class NeRVCodec(_INRVideoCodec):
