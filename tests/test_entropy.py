@@ -22,6 +22,7 @@ from ncodec.entropy import (
     FactorizedPrior,
     GaussianMixturePrior,
     TableSet,
+    ZeroInflatedPrior,
     quantize,
     quantize_pmf,
 )
@@ -82,7 +83,7 @@ def test_factorized_roundtrip_with_tails(coder):
     y = torch.randn(2, 6, 9, 7) * torch.tensor([0.1, 1, 3, 10, 30, 100]).view(1, -1, 1, 1)
     sym = prior.to_symbols(y)
     sym[0, 0, 0, :5] = FAR
-    _, out = roundtrip(coder, lambda e: prior.encode(e, sym), lambda d: prior.decode(d, sym.shape))
+    _, out = roundtrip(coder, lambda e: prior.encode(e, sym), lambda d: prior.decode(d, shape=sym.shape))
     np.testing.assert_array_equal(out, sym)
     # decoded symbols map back to compressai's own dequantized values
     ref, _ = prior(y, training=False)
@@ -108,7 +109,7 @@ def test_mixture_roundtrip_with_tails(coder):
     x = np.rint(mu[:, 0] + s[:, 0] * rng.standard_normal(n)).astype(np.int64)
     x[: len(FAR)] = FAR
     prior = GaussianMixturePrior()
-    _, out = roundtrip(coder, lambda e: prior.encode(e, x, lw, mu, s), lambda d: prior.decode(d, lw, mu, s))
+    _, out = roundtrip(coder, lambda e: prior.encode(e, x, s, mu, lw), lambda d: prior.decode(d, s, mu, lw))
     np.testing.assert_array_equal(out, x)
 
 
@@ -132,7 +133,7 @@ def test_adaptive_roundtrip_and_adapts(coder):
     x = rng.choice(16, size=50_000, p=np.r_[0.7, np.full(15, 0.02)])
     x[:5] = [100, -100, 2**40, -(2**40), 17]
     model = AdaptiveModel(0, 15)
-    data, out = roundtrip(coder, lambda e: model.encode(e, x), lambda d: model.decode(d, x.size))
+    data, out = roundtrip(coder, lambda e: model.encode(e, x), lambda d: model.decode(d, shape=x.size))
     np.testing.assert_array_equal(out, x)
     p = np.bincount(x[5:], minlength=16) / (x.size - 5)
     entropy_bits = -(p[p > 0] * np.log2(p[p > 0])).sum() * x.size
@@ -154,9 +155,9 @@ def test_mixed_priors_in_one_stream_keep_their_order():
         cond.encode(enc, b, scales)
         adap.encode(enc, c)
         dec = Decoder(enc.finish(), coder)
-        np.testing.assert_array_equal(fact.decode(dec, a.shape), a)
+        np.testing.assert_array_equal(fact.decode(dec, shape=a.shape), a)
         np.testing.assert_array_equal(cond.decode(dec, scales), b)
-        np.testing.assert_array_equal(adap.decode(dec, c.size), c)
+        np.testing.assert_array_equal(adap.decode(dec, shape=c.size), c)
 
 
 # ---------------------------------------------------------------------------- rate honesty
@@ -225,7 +226,7 @@ def test_likelihoods_sum_to_one_and_match_tables():
         assert abs(float(lik.sum()) - 1) < 1e-5
     mix = GaussianMixturePrior()
     lw = torch.zeros(601, 2)
-    lik = mix.likelihood(k, lw, torch.tensor([[-5.0, 7.0]]).expand(601, 2), torch.tensor([[1.0, 3.0]]).expand(601, 2))
+    lik = mix.likelihood(k, torch.tensor([[1.0, 3.0]]).expand(601, 2), torch.tensor([[-5.0, 7.0]]).expand(601, 2), lw)
     assert abs(float(lik.sum()) - 1) < 1e-5
     # gradients flow through the likelihood to the scales
     s = torch.tensor([2.0], requires_grad=True)
@@ -277,13 +278,13 @@ _PROGRAM = textwrap.dedent("""
         xs = np.rint(rng.normal(means, scales)).astype(np.int64)
         toks = rng.integers(0, 100, n)
         enc = Encoder()
-        fact.encode(enc, sym); cond.encode(enc, xs, scales, means); mix.encode(enc, xs, lw, mu, s)
+        fact.encode(enc, sym); cond.encode(enc, xs, scales, means); mix.encode(enc, xs, s, mu, lw)
         cat.encode(enc, toks, logits); adap.encode(enc, toks)
         sys.stdout.buffer.write(enc.finish())
     else:
         dec = Decoder(sys.stdin.buffer.read())
-        parts = [fact.decode(dec, (2, 8, 24, 24)), cond.decode(dec, scales, means), mix.decode(dec, lw, mu, s),
-                 cat.decode(dec, logits), adap.decode(dec, n)]
+        parts = [fact.decode(dec, shape=(2, 8, 24, 24)), cond.decode(dec, scales, means), mix.decode(dec, s, mu, lw),
+                 cat.decode(dec, logits), adap.decode(dec, shape=n)]
         print(json.dumps([hashlib.md5(p.astype(np.int64).tobytes()).hexdigest() for p in parts]))
 """)
 
@@ -326,3 +327,48 @@ def test_bitstream_regression_md5():
 
 
 EXPECTED_MD5 = {"ans": "f1cfc851c28de5291f9b4dd449966e27", "range": "ef8b1c1946ba94b8001c3e79b79e1888"}
+
+
+# ---------------------------------------------------------------------- one protocol
+PRIORS = [ConditionalPrior("gaussian"), GaussianMixturePrior(), CategoricalPrior(), FactorizedPrior(4),
+          AdaptiveModel(0, 9), ZeroInflatedPrior(15)]
+
+
+@pytest.mark.parametrize("prior", PRIORS, ids=lambda p: type(p).__name__)
+def test_every_prior_follows_one_protocol(prior):
+    """likelihood / encode / bits take the same parameters, in the same order, that decode takes
+    before its keyword-only shape."""
+    import inspect
+
+    from ncodec.entropy.prior import Prior
+
+    assert isinstance(prior, Prior)
+
+    def params(method, skip):
+        sig = inspect.signature(method)
+        return [n for n, p in list(sig.parameters.items())[skip:] if p.kind is p.POSITIONAL_OR_KEYWORD]
+
+    decode = inspect.signature(prior.decode).parameters
+    assert "shape" in decode and decode["shape"].kind is inspect.Parameter.KEYWORD_ONLY
+    fixed = params(prior.decode, 1)
+    assert params(prior.encode, 2) == fixed and params(prior.bits, 1) == fixed
+    assert params(prior.likelihood, 1) == fixed
+
+
+def test_parameter_free_priors_decode_the_shape_they_are_told_and_give_likelihoods():
+    rng = np.random.default_rng(3)
+    x = rng.integers(0, 10, (3, 5))
+    model = AdaptiveModel(0, 9)
+    enc = Encoder()
+    model.encode(enc, x)
+    out = model.decode(Decoder(enc.finish()), shape=x.shape)
+    assert out.shape == x.shape and np.array_equal(out, x)
+    lik = model.likelihood(x)
+    assert lik.shape == x.shape and abs(-np.log2(lik.numpy()).sum() - model.bits(x)) < 1e-6
+    zi = ZeroInflatedPrior(15)
+    groups = [rng.integers(-3, 4, 40), rng.integers(-1, 2, 9)]
+    params = [zi.fit(g) for g in groups]
+    liks = zi.likelihood(groups, params)
+    assert abs(sum(-np.log2(p.numpy()).sum() for p in liks) - zi.bits(groups, params)) < 0.5
+    with pytest.raises(ValueError, match="does not match"):
+        ConditionalPrior("gaussian").decode(Decoder(b"\x01\x00\x00\x00"), np.ones((2, 2)), shape=(3,))

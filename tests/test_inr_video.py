@@ -79,7 +79,7 @@ def test_zero_inflated_prior_round_trip_and_rate():
     enc = Encoder()
     prior.encode(enc, groups, params)
     data = enc.finish()
-    out = prior.decode(Decoder(data), [g.size for g in groups], params)
+    out = prior.decode(Decoder(data), params, shape=[g.size for g in groups])
     assert all(np.array_equal(a, b) for a, b in zip(out, groups))
     _, counts = np.unique(w, return_counts=True)
     p = counts / counts.sum()

@@ -15,12 +15,13 @@ from ncodec.entropy.coders import CODERS, Decoder, Encoder
 from ncodec.entropy.conditional import ConditionalPrior
 from ncodec.entropy.factorized import FactorizedPrior
 from ncodec.entropy.mixture import GaussianMixturePrior
+from ncodec.entropy.prior import Prior
 from ncodec.entropy.quantization import from_symbols, quantize, to_symbols
 from ncodec.entropy.tables import PRECISION, TableSet, quantize_pmf
 from ncodec.entropy.zero_inflated import ZeroInflatedPrior, ZIParams
 
 __all__ = [
     "AdaptiveModel", "CODERS", "CategoricalPrior", "ConditionalPrior", "Decoder", "Encoder",
-    "FactorizedPrior", "GaussianMixturePrior", "PRECISION", "TableSet", "from_symbols", "quantize",
+    "FactorizedPrior", "GaussianMixturePrior", "PRECISION", "Prior", "TableSet", "from_symbols", "quantize",
     "quantize_pmf", "to_symbols", "ZeroInflatedPrior", "ZIParams",
 ]

@@ -13,7 +13,7 @@ outside ``[low, high]`` are escape-coded exactly.
 >>> from ncodec.entropy import AdaptiveModel, Encoder, Decoder
 >>> m = AdaptiveModel(0, 3)
 >>> enc = Encoder(); m.encode(enc, np.array([1, 1, 1, 2, 9])); data = enc.finish()
->>> m.decode(Decoder(data), 5).tolist()
+>>> m.decode(Decoder(data), shape=5).tolist()
 [1, 1, 1, 2, 9]
 """
 
@@ -74,14 +74,28 @@ class AdaptiveModel:
             return x[a:b]
         self._run(x.size, step)
 
-    def decode(self, dec: Decoder, n: int) -> np.ndarray:
-        out = np.empty(int(n), dtype=np.int64)
+    def decode(self, dec: Decoder, *, shape: int | tuple[int, ...]) -> np.ndarray:
+        out = np.empty(int(np.prod(shape)), dtype=np.int64)
 
         def step(table: TableSet, a: int, b: int) -> np.ndarray:
             out[a:b] = table.decode(dec, np.zeros(b - a, dtype=np.int64))
             return out[a:b]
         self._run(out.size, step)
-        return out
+        return out.reshape(shape)
+
+    def likelihood(self, values) -> "torch.Tensor":
+        """The probability the model gives each value in coding order (it adapts as it goes, so
+        this is a measurement, not differentiable: counts have no gradient)."""
+        import torch
+
+        x = np.asarray(values.detach().cpu() if hasattr(values, "detach") else values).astype(np.int64).reshape(-1)
+        p = np.empty(x.size, dtype=np.float64)
+
+        def step(table: TableSet, a: int, b: int) -> np.ndarray:
+            p[a:b] = [2.0 ** -table.bits(x[i:i + 1], np.zeros(1, dtype=np.int64)) for i in range(a, b)]
+            return x[a:b]
+        self._run(x.size, step)
+        return torch.from_numpy(p.reshape(np.shape(values)))
 
     def bits(self, symbols: np.ndarray) -> float:
         x = np.asarray(symbols, dtype=np.int64).reshape(-1)

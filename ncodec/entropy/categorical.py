@@ -14,6 +14,7 @@ import numpy as np
 import scipy.special
 import torch
 
+from ncodec.entropy.prior import check_shape
 from ncodec.entropy.coders import Decoder, Encoder
 from ncodec.entropy.tables import decode_rows, encode_rows, quantize_pmf, rows_bits
 
@@ -60,8 +61,10 @@ class CategoricalPrior:
         x = self._tokens(tokens, shape, lg.shape[1])
         encode_rows(enc, x, self._row_fn(lg), x.size, lg.shape[1] + 1)
 
-    def decode(self, dec: Decoder, logits) -> np.ndarray:
-        shape, lg = self._prepare(logits)
+    def decode(self, dec: Decoder, logits, *, shape=None) -> np.ndarray:
+        fixed, lg = self._prepare(logits)
+        check_shape(shape, fixed, "logits")
+        shape = fixed
         out = decode_rows(dec, self._row_fn(lg), lg.shape[0], lg.shape[1] + 1)
         return out.reshape(shape)
 

@@ -33,6 +33,7 @@ import numpy as np
 import torch
 
 from ncodec.entropy import distributions as dist
+from ncodec.entropy.prior import check_shape
 from ncodec.entropy.coders import Decoder, Encoder
 from ncodec.entropy.tables import TableSet, pmf_with_escape
 
@@ -111,9 +112,10 @@ class ConditionalPrior:
             raise ValueError(f"symbols shape {x.shape} != scales shape {idx.shape}")
         self.tables.encode(enc, x - m_int, idx)
 
-    def decode(self, dec: Decoder, scales, means=None) -> np.ndarray:
+    def decode(self, dec: Decoder, scales, means=None, *, shape=None) -> np.ndarray:
         """Inverse of :meth:`encode`; int64 symbols shaped like ``scales``."""
         idx, m_int = self._split(scales, means)
+        check_shape(shape, idx.shape, "scales")
         return self.tables.decode(dec, idx) + m_int
 
     def bits(self, symbols: np.ndarray, scales, means=None) -> float:

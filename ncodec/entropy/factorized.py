@@ -241,7 +241,16 @@ class FactorizedPrior(nn.Module):
     def encode(self, enc: Encoder, symbols: np.ndarray) -> None:
         self.coding_tables().encode(enc, symbols, self._indexes(symbols.shape))
 
-    def decode(self, dec: Decoder, shape: tuple[int, ...]) -> np.ndarray:
+    def likelihood(self, values: torch.Tensor) -> torch.Tensor:
+        """``P(values)`` under the per-channel densities (N x C x ...), bounded below like ``forward``'s."""
+        perm = (1, 0) + tuple(range(2, values.dim()))
+        x = values.permute(*perm).contiguous()
+        lik = self.bottleneck.likelihood(x.reshape(x.shape[0], 1, -1))[0]
+        if self.bottleneck.use_likelihood_bound:
+            lik = self.bottleneck.likelihood_lower_bound(lik)
+        return lik.reshape(x.shape).permute(*perm).contiguous()
+
+    def decode(self, dec: Decoder, *, shape: tuple[int, ...]) -> np.ndarray:
         return self.coding_tables().decode(dec, self._indexes(tuple(shape)))
 
     def bits(self, symbols: np.ndarray) -> float:

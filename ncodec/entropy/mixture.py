@@ -17,6 +17,7 @@ import scipy.special
 import torch
 
 from ncodec.entropy import distributions as dist
+from ncodec.entropy.prior import check_shape
 from ncodec.entropy.coders import Decoder, Encoder
 from ncodec.entropy.tables import decode_rows, encode_rows, quantize_pmf, rows_bits
 
@@ -34,8 +35,8 @@ class GaussianMixturePrior:
         self.scale_min, self.scale_max, self.tail_mass = float(scale_min), float(scale_max), float(tail_mass)
         self._radius = dist.tail_radius("gaussian", tail_mass)
 
-    def likelihood(self, y: torch.Tensor, weight_logits: torch.Tensor, means: torch.Tensor,
-                   scales: torch.Tensor) -> torch.Tensor:
+    def likelihood(self, y: torch.Tensor, scales: torch.Tensor, means: torch.Tensor,
+                   weight_logits: torch.Tensor) -> torch.Tensor:
         """Differentiable ``P(y)``; ``y`` has shape S, the parameters S x K."""
         w = torch.softmax(weight_logits, dim=-1)
         s = dist.lower_bound(scales, self.scale_min)  # one-sided, as in ConditionalPrior.likelihood
@@ -78,7 +79,7 @@ class GaussianMixturePrior:
         for c in np.unique(width_class):
             yield int(c), np.flatnonzero(width_class == c)
 
-    def encode(self, enc: Encoder, symbols: np.ndarray, weight_logits, means, scales) -> None:
+    def encode(self, enc: Encoder, symbols: np.ndarray, scales, means, weight_logits) -> None:
         shape, w, mu, s, center, wc = self._prepare(weight_logits, means, scales)
         x = np.asarray(symbols, dtype=np.int64)
         if x.shape != shape:
@@ -88,21 +89,23 @@ class GaussianMixturePrior:
             width = 1 << c
             encode_rows(enc, x[sel], self._row_fn(sel, w, mu, s, center, width), sel.size, width)
 
-    def decode(self, dec: Decoder, weight_logits, means, scales) -> np.ndarray:
-        shape, w, mu, s, center, wc = self._prepare(weight_logits, means, scales)
+    def decode(self, dec: Decoder, scales, means, weight_logits, *, shape=None) -> np.ndarray:
+        fixed, w, mu, s, center, wc = self._prepare(weight_logits, means, scales)
+        check_shape(shape, fixed, "parameters")
+        shape = fixed
         out = np.empty(int(np.prod(shape)), dtype=np.int64)
         for c, sel in self._classes(wc):
             width = 1 << c
             out[sel] = decode_rows(dec, self._row_fn(sel, w, mu, s, center, width), sel.size, width)
         return out.reshape(shape)
 
-    def bits(self, symbols: np.ndarray, weight_logits, means, scales) -> float:
+    def bits(self, symbols: np.ndarray, scales, means, weight_logits) -> float:
         shape, w, mu, s, center, wc = self._prepare(weight_logits, means, scales)
         x = np.asarray(symbols, dtype=np.int64).reshape(-1)
         return sum(rows_bits(x[sel], self._row_fn(sel, w, mu, s, center, 1 << c), sel.size, 1 << c)
                    for c, sel in self._classes(wc))
 
-    def exact_bits(self, symbols: np.ndarray, weight_logits, means, scales) -> float:
+    def exact_bits(self, symbols: np.ndarray, scales, means, weight_logits) -> float:
         shape, w, mu, s, _, _ = self._prepare(weight_logits, means, scales)
         x = np.asarray(symbols, dtype=np.float64).reshape(-1, 1)
         p = (w * dist.pmf_np("gaussian", x, mu, s)).sum(-1)

@@ -23,7 +23,7 @@ rebuilds them bit for bit.
 >>> groups = [np.array([0, 0, 3, -1, 0, 2]), np.array([5, -7, 0])]
 >>> params = [prior.fit(g) for g in groups]
 >>> enc = Encoder(); prior.encode(enc, groups, params); data = enc.finish()
->>> [g.tolist() for g in prior.decode(Decoder(data), [6, 3], params)]
+>>> [g.tolist() for g in prior.decode(Decoder(data), params, shape=[6, 3])]
 [[0, 0, 3, -1, 0, 2], [5, -7, 0]]
 """
 
@@ -139,7 +139,20 @@ class ZeroInflatedPrior:
         values = np.concatenate([np.asarray(g, dtype=np.int64).reshape(-1) for g in groups])
         self._tables(params).encode(enc, values, self._indexes([np.size(g) for g in groups]))
 
-    def decode(self, dec: Decoder, sizes: Sequence[int], params: Sequence[ZIParams]) -> list[np.ndarray]:
+    def likelihood(self, groups: Sequence, params: Sequence[ZIParams]) -> list:
+        """Per group, the probability of each value under that group's parameters (torch)."""
+        import torch
+
+        out = []
+        for g, p in zip(groups, params, strict=True):
+            pmf = self.pmf(p)
+            x = np.clip(np.asarray(g.detach().cpu() if hasattr(g, "detach") else g, dtype=np.int64), -self.max_abs,
+                        self.max_abs)
+            out.append(torch.from_numpy(pmf[x + self.max_abs]))
+        return out
+
+    def decode(self, dec: Decoder, params: Sequence[ZIParams], *, shape: Sequence[int]) -> list[np.ndarray]:
+        sizes = list(shape)
         if len(sizes) != len(params):
             raise ValueError("one parameter pair per group is required")
         if not sizes:

@@ -148,7 +148,7 @@ class CheckerboardModel(HyperpriorModel):
 
     def decode_symbols(self, data: bytes, shapes: dict, coder: str = "ans") -> tuple[dict[str, np.ndarray], torch.Tensor]:
         dec = Decoder(data, coder)
-        z_sym = self.z_prior.decode(dec, tuple(shapes["z"]))
+        z_sym = self.z_prior.decode(dec, shape=tuple(shapes["z"]))
         anchor, sym0, y_hat, s1, m1 = self._passes(z_sym, tuple(shapes["y"]), lambda s0: self.y_prior.decode(dec, s0))
         sym1 = self.y_prior.decode(dec, s1)
         y_hat[~anchor] = torch.from_numpy(sym1.astype("float32")) + m1

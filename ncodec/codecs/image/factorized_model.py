@@ -66,6 +66,6 @@ class FactorizedModel(LearnedImageModel):
             return self.y_prior.from_symbols(symbols["y"])
 
     def decode_symbols(self, data: bytes, shapes: dict, coder: str = "ans") -> tuple[dict[str, np.ndarray], torch.Tensor]:
-        sym = self.y_prior.decode(Decoder(data, coder), tuple(shapes["y"]))
+        sym = self.y_prior.decode(Decoder(data, coder), shape=tuple(shapes["y"]))
         with deterministic():
             return {"y": sym}, self.y_prior.from_symbols(sym)

@@ -118,7 +118,7 @@ class HyperpriorModel(LearnedImageModel):
 
     def decode_symbols(self, data: bytes, shapes: dict, coder: str = "ans") -> tuple[dict[str, np.ndarray], torch.Tensor]:
         dec = Decoder(data, coder)
-        z_sym = self.z_prior.decode(dec, tuple(shapes["z"]))
+        z_sym = self.z_prior.decode(dec, shape=tuple(shapes["z"]))
         scales, means = self._y_tables(z_sym)
         y_sym = self.y_prior.decode(dec, scales)
         return {"z": z_sym, "y": y_sym}, _dequantize(y_sym, means)

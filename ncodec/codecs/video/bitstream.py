@@ -213,9 +213,9 @@ def _decode_groups(data: bytes, sizes: Sequence[int], max_abs: int, distribution
     dec = Decoder(data[head + extra:])
     if prior == "adaptive":
         model = AdaptiveModel(-max_abs, max_abs)
-        groups = [model.decode(dec, size) for size in sizes]
+        groups = [model.decode(dec, shape=size) for size in sizes]
     else:
-        groups = ZeroInflatedPrior(max_abs, distribution).decode(dec, list(sizes), params)
+        groups = ZeroInflatedPrior(max_abs, distribution).decode(dec, params, shape=list(sizes))
     return groups, codes, data[head:head + extra]
 
 
