@@ -25,12 +25,18 @@ def quantize(y: torch.Tensor, mode: Mode = "round", means: Optional[torch.Tensor
     if mode == "noise":
         r = r + torch.empty_like(r).uniform_(-0.5, 0.5)
     elif mode == "ste":
-        r = r + (torch.round(r) - r).detach()
+        return ste_round(y, means)
     elif mode == "round":
         r = torch.round(r)
     else:
         raise ValueError(f"unknown quantization mode {mode!r} (noise, ste, round)")
     return r if means is None else r + means
+
+
+def ste_round(v: torch.Tensor, centre: Optional[torch.Tensor] = None) -> torch.Tensor:
+    """``round(v - centre) + centre`` forward, identity gradient backward (straight-through)."""
+    c = centre if centre is not None else torch.zeros_like(v)
+    return v + (torch.round(v - c) + c - v).detach()
 
 
 def to_symbols(y: torch.Tensor | np.ndarray, means: torch.Tensor | np.ndarray | None = None) -> np.ndarray:

@@ -75,7 +75,7 @@ class LearnedImageModel(nn.Module):
             shapes["z"] = [1, self.N, height // 64, width // 64]
         return shapes
 
-    def _q(self, q, batch: int) -> torch.Tensor:
+    def quality_tensor(self, q, batch: int) -> torch.Tensor:
         """Quality as a per-image tensor on the model's device."""
         q = torch.as_tensor(q, dtype=torch.float32, device=next(self.parameters()).device)
         return q.expand(batch) if q.dim() == 0 else q
@@ -103,7 +103,7 @@ class LearnedImageModel(nn.Module):
     def synthesise(self, y_hat: torch.Tensor, q: float) -> torch.Tensor:
         """``x_hat`` in [0, 1] from the dequantized latent, deterministically."""
         with deterministic():
-            return self.g_s(y_hat * self.gain.inverse_gain(self._q(q, 1))).clamp_(0, 1)
+            return self.g_s(y_hat * self.gain.inverse_gain(self.quality_tensor(q, 1))).clamp_(0, 1)
 
     def compress_latents(self, lat: dict[str, torch.Tensor], coder: str = "ans") -> tuple[dict[str, bytes], dict]:
         sym = self.symbols(lat)

@@ -66,7 +66,7 @@ class CheckerboardModel(HyperpriorModel):
 
     # ------------------------------------------------------------------ training
     def forward(self, x: torch.Tensor, q) -> dict:
-        qv = self._q(q, x.shape[0])
+        qv = self.quality_tensor(q, x.shape[0])
         y = self.g_a(x) * self.gain.gain(qv)
         z = self.h_a(y)
         z_hat, z_lik = self.z_prior(z)

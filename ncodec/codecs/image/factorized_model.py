@@ -14,6 +14,7 @@ from ncodec.determinism import deterministic
 from ncodec.codecs.image.gain import GainUnits
 from ncodec.codecs.image.hyperprior import DEFAULT_LAMBDAS
 from ncodec.entropy import Decoder, Encoder, FactorizedPrior
+from ncodec.entropy.quantization import ste_round
 
 
 class FactorizedModel(LearnedImageModel):
@@ -29,25 +30,23 @@ class FactorizedModel(LearnedImageModel):
         self.arch = "factorized"
 
     def forward(self, x: torch.Tensor, q) -> dict:
-        qv = self._q(q, x.shape[0])
+        qv = self.quality_tensor(q, x.shape[0])
         y = self.g_a(x) * self.gain.gain(qv)
         y_hat, y_lik = self.y_prior(y)
         if self.training:  # straight-through rounded latents for the synthesis
             med = self.y_prior.medians.view(1, -1, 1, 1)
-            y_hat = y + (torch.round(y - med) + med - y).detach()
+            y_hat = ste_round(y, med)
         return {"x_hat": self.g_s(y_hat * self.gain.inverse_gain(qv)), "likelihoods": {"y": y_lik}}
 
     def latents(self, x: torch.Tensor, q: float) -> dict[str, torch.Tensor]:
         with torch.no_grad():
-            return {"y": self.g_a(x) * self.gain.gain(self._q(q, 1))}
+            return {"y": self.g_a(x) * self.gain.gain(self.quality_tensor(q, 1))}
 
     def rd_terms(self, lat: dict[str, torch.Tensor], qv: torch.Tensor, mode: str) -> tuple[torch.Tensor, torch.Tensor]:
-        from ncodec.codecs.image.refinement import factorized_likelihood, ste_round
-
         y = lat["y"]
         y_hat = ste_round(y, self.y_prior.medians.view(1, -1, 1, 1))
         y_rate = y + torch.rand_like(y) - 0.5 if mode == "noise" else y_hat
-        bits = -torch.log2(factorized_likelihood(self.y_prior, y_rate)).sum()
+        bits = -torch.log2(self.y_prior.likelihood(y_rate)).sum()
         return self.g_s(y_hat * self.gain.inverse_gain(qv)), bits
 
     def symbols(self, lat: dict[str, torch.Tensor]) -> dict[str, np.ndarray]:

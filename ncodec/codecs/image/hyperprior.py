@@ -21,7 +21,7 @@ from ncodec.codecs.image.layers import hyperprior_transforms
 from ncodec.determinism import deterministic
 from ncodec.codecs.image.gain import GainUnits
 from ncodec.entropy import ConditionalPrior, Decoder, Encoder, FactorizedPrior
-from ncodec.entropy.quantization import quantize
+from ncodec.entropy.quantization import quantize, ste_round
 
 DEFAULT_LAMBDAS = (0.0018, 0.0035, 0.0067, 0.0130, 0.0250, 0.0483, 0.0932)
 
@@ -54,7 +54,7 @@ class HyperpriorModel(LearnedImageModel):
 
     # ------------------------------------------------------------------ training
     def forward(self, x: torch.Tensor, q) -> dict:
-        qv = self._q(q, x.shape[0])
+        qv = self.quality_tensor(q, x.shape[0])
         y = self.g_a(x) * self.gain.gain(qv)
         z = self.h_a(self._hyper_in(y))
         z_hat, z_lik = self.z_prior(z)
@@ -69,14 +69,12 @@ class HyperpriorModel(LearnedImageModel):
     def latents(self, x: torch.Tensor, q: float) -> dict[str, torch.Tensor]:
         """What the encoder codes: ``y`` (gained) and ``z``; refinement may change them."""
         with torch.no_grad():
-            y = self.g_a(x) * self.gain.gain(self._q(q, 1))
+            y = self.g_a(x) * self.gain.gain(self.quality_tensor(q, 1))
             return {"y": y, "z": self.h_a(self._hyper_in(y))}
 
     def rd_terms(self, lat: dict[str, torch.Tensor], qv: torch.Tensor, mode: str) -> tuple[torch.Tensor, torch.Tensor]:
         """Differentiable ``(x_hat, bits)`` of given latents; ``mode`` is the rate's view of ``y``:
         ``noise`` (training proxy) or ``ste`` (rounded)."""
-        from ncodec.codecs.image.refinement import factorized_likelihood, ste_round
-
         y, z = lat["y"], lat["z"]
         z_hat = ste_round(z, self.z_prior.medians.view(1, -1, 1, 1))
         z_rate = z + torch.rand_like(z) - 0.5 if mode == "noise" else z_hat
@@ -84,7 +82,7 @@ class HyperpriorModel(LearnedImageModel):
         y_hat = ste_round(y, means)
         y_rate = y + torch.rand_like(y) - 0.5 if mode == "noise" else y_hat
         bits = -torch.log2(self.y_prior.likelihood(y_rate, scales, means)).sum() \
-            - torch.log2(factorized_likelihood(self.z_prior, z_rate)).sum()
+            - torch.log2(self.z_prior.likelihood(z_rate)).sum()
         return self.g_s(y_hat * self.gain.inverse_gain(qv)), bits
 
     def _y_parameters(self, y: torch.Tensor, z_hat: torch.Tensor) -> tuple[torch.Tensor, Optional[torch.Tensor]]:

@@ -22,24 +22,7 @@ import math
 
 import torch
 
-from ncodec.entropy import FactorizedPrior
-
-
-def factorized_likelihood(prior: FactorizedPrior, v: torch.Tensor) -> torch.Tensor:
-    """Differentiable ``P(v)`` of a factorized prior at arbitrary values (B x C x H x W)."""
-    b = prior.bottleneck
-    c = v.shape[1]
-    t = v.permute(1, 0, 2, 3).reshape(c, 1, -1)
-    lik = b.likelihood(t)[0]
-    if getattr(b, "use_likelihood_bound", False):
-        lik = b.likelihood_lower_bound(lik)
-    return lik.reshape(c, v.shape[0], *v.shape[2:]).permute(1, 0, 2, 3)
-
-
-def ste_round(v: torch.Tensor, centre: torch.Tensor | None = None) -> torch.Tensor:
-    """``round(v - centre) + centre`` forward, identity gradient."""
-    c = centre if centre is not None else torch.zeros_like(v)
-    return v + (torch.round(v - c) + c - v).detach()
+from ncodec.codecs.image.loss import rate_distortion
 
 
 def refine_latents(model, x: torch.Tensor, q: float, steps: int, lr: float = 0.02) -> dict[str, torch.Tensor]:
@@ -49,14 +32,14 @@ def refine_latents(model, x: torch.Tensor, q: float, steps: int, lr: float = 0.0
     if steps <= 0:
         return start
     lat = {k: v.clone().requires_grad_(True) for k, v in start.items()}
-    qv = model._q(q, 1)
+    qv = model.quality_tensor(q, 1)
     lmbda = float(model.gain.lmbda(qv))
     pixels = x.shape[-2] * x.shape[-1]
     opt = torch.optim.Adam(list(lat.values()), lr=lr)
 
     def loss(mode: str) -> torch.Tensor:
         x_hat, bits = model.rd_terms(lat, qv, mode)
-        return lmbda * 255.0 ** 2 * torch.mean((x_hat - x) ** 2) + bits / pixels
+        return rate_distortion(torch.mean((x_hat - x) ** 2), bits / pixels, lmbda)
 
     best_val, best = math.inf, {k: v.detach().clone() for k, v in lat.items()}
     was_training = model.training

@@ -37,6 +37,7 @@ import torch.distributed as dist
 from tqdm import tqdm
 
 from ncodec.checkpoint import load_checkpoint, save_checkpoint
+from ncodec.codecs.image.loss import rd_loss
 from ncodec.codecs.image.base import learned_state
 from ncodec.codecs.image.registry import build_model
 from ncodec.codecs.image.revival import revive_dead_channels
@@ -126,14 +127,6 @@ def sample_qualities(n: int, power: float, device: torch.device | str = "cpu") -
         raise NcodecError(f"q power must be positive, got {power}")
     u = torch.rand(n, device=device)
     return u if power == 1.0 else u.pow(power)
-
-
-def rd_loss(out: dict, x: torch.Tensor, lmbda: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
-    """Per-batch mean of ``lambda 255^2 MSE + bpp``; also returns per-image bpp and MSE."""
-    num_pixels = x.shape[-2] * x.shape[-1]
-    bpp = sum(-torch.log2(lik).flatten(1).sum(1) for lik in out["likelihoods"].values()) / num_pixels
-    mse = (out["x_hat"] - x).pow(2).flatten(1).mean(1)
-    return (lmbda * 255.0 ** 2 * mse + bpp).mean(), bpp.detach(), mse.detach()
 
 
 def evaluate(model, crops, device) -> dict[str, float]:
