@@ -212,11 +212,6 @@ def unpack_header_text(stored: bytes, major: int) -> bytes:
     return text
 
 
-def read_header(data: bytes) -> Container:
-    """Alias of :meth:`Container.from_bytes`, for symmetry with ``ncodec info``."""
-    return Container.from_bytes(data)
-
-
 def _reject_constant(name: str) -> None:
     raise ValueError(f"non-finite number {name} in header")
 

@@ -48,3 +48,7 @@ class LimitError(FormatError):
 
 class MissingWeightsError(NcodecError):
     """No trained weights are available for a learned codec."""
+
+
+class OptionError(NcodecError, ValueError):
+    """A codec option (``name:key=value``) has a value the codec cannot use."""

@@ -21,7 +21,6 @@ from ncodec.errors import MediaError
 #: Hard safety limits, also applied to sizes declared by untrusted containers.
 MAX_PIXELS = 1 << 28  # 268 M pixels per image / frame
 MAX_FRAMES = 1 << 20
-MAX_SAMPLES = 1 << 32 // 1  # per channel
 MAX_CHANNELS = 64
 MAX_ELEMENTS = 1 << 32  # any decoded array
 

@@ -67,7 +67,7 @@ class Codec(ABC):
     rate_is_target: ClassVar[bool] = False
     #: True when encoding fits a model to the input (slow; the CLI gives it a resumable workdir)
     fits_at_encode: ClassVar[bool] = False
-    #: True when larger quality values mean more bits (all built-in codecs).
+    #: True when decoding returns the input exactly (PNG, FLAC)
     lossless: ClassVar[bool] = False
     learned: ClassVar[bool] = False
     description: ClassVar[str] = ""

@@ -15,12 +15,9 @@ import scipy.special
 import torch
 
 from ncodec.entropy.prior import check_shape
+from ncodec.entropy.quantization import as_numpy
 from ncodec.entropy.coders import Decoder, Encoder
 from ncodec.entropy.tables import decode_rows, encode_rows, quantize_pmf, rows_bits
-
-
-def _np(x) -> np.ndarray:
-    return x.detach().cpu().numpy() if isinstance(x, torch.Tensor) else np.asarray(x)
 
 
 class CategoricalPrior:
@@ -35,7 +32,7 @@ class CategoricalPrior:
         return torch.softmax(logits, dim=-1).gather(-1, tokens.long().unsqueeze(-1)).squeeze(-1)
 
     def _prepare(self, logits) -> tuple[tuple[int, ...], np.ndarray]:
-        lg = _np(logits).astype(np.float64)
+        lg = as_numpy(logits).astype(np.float64)
         if lg.ndim < 1 or lg.shape[-1] < 2:
             raise ValueError("logits need a trailing vocabulary axis of size >= 2")
         lg = np.rint(np.clip(lg, -1e6, 1e6) * self.logit_resolution) / self.logit_resolution
@@ -74,7 +71,7 @@ class CategoricalPrior:
         return rows_bits(x, self._row_fn(lg), x.size, lg.shape[1] + 1)
 
     def exact_bits(self, tokens: np.ndarray, logits) -> float:
-        lg = _np(logits).astype(np.float64)
+        lg = as_numpy(logits).astype(np.float64)
         lp = scipy.special.log_softmax(lg.reshape(-1, lg.shape[-1]), axis=-1)
         x = np.asarray(tokens, dtype=np.int64).reshape(-1)
         return float(-np.sum(lp[np.arange(x.size), x]) / np.log(2))

@@ -34,12 +34,9 @@ import torch
 
 from ncodec.entropy import distributions as dist
 from ncodec.entropy.prior import check_shape
+from ncodec.entropy.quantization import as_numpy
 from ncodec.entropy.coders import Decoder, Encoder
 from ncodec.entropy.tables import TableSet, pmf_with_escape
-
-
-def _np(x: torch.Tensor | np.ndarray) -> np.ndarray:
-    return x.detach().cpu().numpy() if isinstance(x, torch.Tensor) else np.asarray(x)
 
 
 class ConditionalPrior:
@@ -79,7 +76,7 @@ class ConditionalPrior:
 
     def scale_index(self, scales: torch.Tensor | np.ndarray) -> np.ndarray:
         """Nearest scale level (in log domain) of each scale (NaN -> the largest level)."""
-        s = np.log(np.clip(_np(scales), self.scale_min, self.scale_max), dtype=np.float64)
+        s = np.log(np.clip(as_numpy(scales), self.scale_min, self.scale_max), dtype=np.float64)
         s -= self._log_min
         s *= 1.0 / self._log_step
         idx = np.rint(s, out=s).astype(np.int64)
@@ -92,7 +89,7 @@ class ConditionalPrior:
         idx *= self.mean_bins
         if means is None:
             return idx, np.zeros(idx.shape, dtype=np.int64)
-        m = _np(means)
+        m = as_numpy(means)
         if m.shape != idx.shape:
             raise ValueError(f"means shape {m.shape} != scales shape {idx.shape}")
         mq = np.clip(m, -2.0 ** 40, 2.0 ** 40, dtype=np.float64)
@@ -126,7 +123,7 @@ class ConditionalPrior:
     def exact_bits(self, symbols: np.ndarray, scales, means=None) -> float:
         """``-sum log2 P(x)`` under the continuous model with the exact, unsnapped parameters."""
         x = np.asarray(symbols, dtype=np.float64)
-        s = np.maximum(_np(scales).astype(np.float64), self.scale_min)
-        c = np.zeros_like(x) if means is None else _np(means).astype(np.float64)
+        s = np.maximum(as_numpy(scales).astype(np.float64), self.scale_min)
+        c = np.zeros_like(x) if means is None else as_numpy(means).astype(np.float64)
         p = dist.pmf_np(self.distribution, x, c, s)
         return float(-np.sum(np.log2(np.maximum(p, 1e-300))))

@@ -18,14 +18,11 @@ import torch
 
 from ncodec.entropy import distributions as dist
 from ncodec.entropy.prior import check_shape
+from ncodec.entropy.quantization import as_numpy
 from ncodec.entropy.coders import Decoder, Encoder
 from ncodec.entropy.tables import decode_rows, encode_rows, quantize_pmf, rows_bits
 
 MAX_WIDTH = 1 << 15
-
-
-def _np(x) -> np.ndarray:
-    return x.detach().cpu().numpy() if isinstance(x, torch.Tensor) else np.asarray(x)
 
 
 class GaussianMixturePrior:
@@ -45,9 +42,9 @@ class GaussianMixturePrior:
         return dist.lower_bound((w * p).sum(-1), 1e-9)
 
     def _prepare(self, weight_logits, means, scales):
-        lw = _np(weight_logits).astype(np.float64)
-        mu = np.clip(_np(means).astype(np.float64), -2.0 ** 30, 2.0 ** 30)
-        s = np.clip(_np(scales).astype(np.float64), self.scale_min, self.scale_max)
+        lw = as_numpy(weight_logits).astype(np.float64)
+        mu = np.clip(as_numpy(means).astype(np.float64), -2.0 ** 30, 2.0 ** 30)
+        s = np.clip(as_numpy(scales).astype(np.float64), self.scale_min, self.scale_max)
         if not (lw.shape == mu.shape == s.shape) or lw.ndim < 1:
             raise ValueError("mixture weights, means and scales must share a shape ... x K")
         shape = lw.shape[:-1]

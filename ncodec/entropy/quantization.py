@@ -39,6 +39,11 @@ def ste_round(v: torch.Tensor, centre: Optional[torch.Tensor] = None) -> torch.T
     return v + (torch.round(v - c) + c - v).detach()
 
 
+def as_numpy(x: torch.Tensor | np.ndarray) -> np.ndarray:
+    """A tensor (detached, on the CPU) or array-like as a numpy array."""
+    return x.detach().cpu().numpy() if isinstance(x, torch.Tensor) else np.asarray(x)
+
+
 def to_symbols(y: torch.Tensor | np.ndarray, means: torch.Tensor | np.ndarray | None = None) -> np.ndarray:
     """Integer symbols ``round(y - means)`` as int64 numpy (the entropy layer's input)."""
     y = y.detach().cpu().numpy() if isinstance(y, torch.Tensor) else np.asarray(y)

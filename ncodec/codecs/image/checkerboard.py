@@ -57,12 +57,12 @@ class CheckerboardModel(HyperpriorModel):
         scales, means = self.entropy_net(torch.cat([hyper, ctx], 1)).chunk(2, 1)
         return scales, means
 
-    def _two_pass(self, y_or_none, hyper, anchor, decode_anchor=None):
+    def _two_pass(self, y: torch.Tensor, hyper: torch.Tensor, anchor: torch.Tensor) -> tuple[torch.Tensor, ...]:
+        """Training's two passes: anchors' ``(s0, m0)`` from the hyperprior alone, the rest's
+        ``(s1, m1)`` from the context of the straight-through rounded anchors."""
         s0, m0 = self._params(hyper, torch.zeros_like(hyper))
-        y_anchor = decode_anchor(s0, m0) if decode_anchor is not None else quantize(y_or_none, "ste", m0)
-        ctx = self.context(y_anchor * anchor)
-        s1, m1 = self._params(hyper, ctx)
-        return s0, m0, s1, m1, y_anchor
+        s1, m1 = self._params(hyper, self.context(quantize(y, "ste", m0) * anchor))
+        return s0, m0, s1, m1
 
     # ------------------------------------------------------------------ training
     def forward(self, x: torch.Tensor, q) -> dict:
@@ -72,7 +72,7 @@ class CheckerboardModel(HyperpriorModel):
         z_hat, z_lik = self.z_prior(z)
         hyper = self.h_s(z_hat)
         anchor = anchor_mask(*y.shape[-2:]).to(y.device)
-        s0, m0, s1, m1, _ = self._two_pass(y, hyper, anchor)
+        s0, m0, s1, m1 = self._two_pass(y, hyper, anchor)
         scales, means = torch.where(anchor, s0, s1), torch.where(anchor, m0, m1)
         y_noisy = quantize(y, "noise") if self.training else quantize(y, "round", means)
         y_lik = self.y_prior.likelihood(y_noisy, scales, means)
@@ -82,7 +82,7 @@ class CheckerboardModel(HyperpriorModel):
     # ------------------------------------------------------------------ refinement
     def _y_parameters(self, y: torch.Tensor, z_hat: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         anchor = anchor_mask(*y.shape[-2:]).to(y.device)
-        s0, m0, s1, m1, _ = self._two_pass(y, self.h_s(z_hat), anchor)
+        s0, m0, s1, m1 = self._two_pass(y, self.h_s(z_hat), anchor)
         return torch.where(anchor, s0, s1), torch.where(anchor, m0, m1)
 
     # ------------------------------------------------------------------ coding

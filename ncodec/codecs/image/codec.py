@@ -19,7 +19,7 @@ import numpy as np
 from ncodec.codecs.base import LearnedCodec, parse_memory
 from ncodec.container import Container
 from ncodec.latents import Latents
-from ncodec.errors import CorruptStreamError, MissingWeightsError, NcodecError, QualityError
+from ncodec.errors import CorruptStreamError, MissingWeightsError, NcodecError, OptionError
 from ncodec.media import Image
 from ncodec.weights import WEIGHTS_DIR
 
@@ -73,9 +73,9 @@ class LearnedImageCodec(LearnedCodec):
         try:
             self.refine_steps = int(refine_steps)
         except ValueError:
-            raise QualityError(f"refine_steps must be a whole number, got {refine_steps!r}") from None
+            raise OptionError(f"refine_steps must be a whole number, got {refine_steps!r}") from None
         if not 0 <= self.refine_steps <= 100_000:
-            raise QualityError(f"refine_steps must be in 0..100000, got {self.refine_steps}")
+            raise OptionError(f"refine_steps must be in 0..100000, got {self.refine_steps}")
         self._model: Optional[LearnedImageModel] = None
         self._hash: Optional[str] = None
 

@@ -50,5 +50,3 @@ class GainUnits(nn.Module):
         f = t - i.to(t.dtype)
         return torch.exp(logs[i] * (1 - f) + logs[i + 1] * f)
 
-    def level_quality(self, level: int) -> float:
-        return level / (self.levels - 1)

@@ -8,8 +8,6 @@ from ncodec.codecs.image.base import LearnedImageModel
 from ncodec.errors import NcodecError
 
 ARCHS = ("factorized", "scale-hyperprior", "mean-scale-hyperprior", "checkerboard")
-#: name used in the codec registry / CLI for each architecture
-CODEC_NAMES = {"factorized": "factorized", "scale-hyperprior": "hyperprior", "mean-scale-hyperprior": "mean-scale", "checkerboard": "checkerboard"}
 
 
 def build_model(arch: str, **config: Any) -> LearnedImageModel:

@@ -24,6 +24,7 @@ from __future__ import annotations
 
 import math
 import time
+from dataclasses import fields
 from fractions import Fraction
 from pathlib import Path
 from typing import Any, ClassVar, Optional
@@ -31,17 +32,18 @@ from typing import Any, ClassVar, Optional
 import numpy as np
 
 from ncodec.codecs.base import LearnedCodec, parse_memory
+from ncodec.codecs.video.config import BLOCKS, EMBED_CODINGS, WEIGHT_PRIORS, WEIGHT_QUANTS, FitOptions
 from ncodec.container import Container
-from ncodec.errors import CorruptStreamError, MediaError
+from ncodec.errors import CorruptStreamError, MediaError, OptionError
 from ncodec.latents import Latents
 from ncodec.media import Video
 
 WEIGHTS_CHUNK, EMBED_CHUNK = "weights", "embeddings"
 #: latents name the weight tensors "weights.<parameter name>"
 WEIGHT_PREFIX = "weights."
-_FIT_KEYS = {"epochs": int, "batch": int, "lr": float, "prune": float, "rate_lambda": float, "seed": int,
-             "reseeds": int, "collapse_db": float, "grad_clip": float, "quant_noise": float, "prune_at": float,
-             "qat_at": float, "checkpoint_seconds": float}
+#: fitting options a user may set (``hnerv:epochs=100``), with their types: FitOptions' fields
+#: less the device (its own argument) and two internal schedule constants
+_FIT_KEYS = {f.name: type(f.default) for f in fields(FitOptions) if f.name not in ("device", "warmup", "collapse_check")}
 
 
 def _as_bool(v: Any) -> bool:
@@ -66,10 +68,9 @@ class _INRVideoCodec(LearnedCodec):
                  weight_prior: str = "adaptive", max_memory: Optional[int | str] = None, **fit_options: Any) -> None:
         if max_memory is not None:
             self.max_decode_memory = parse_memory(max_memory)
-        from ncodec.codecs.video.config import BLOCKS, EMBED_CODINGS, WEIGHT_PRIORS, WEIGHT_QUANTS, FitOptions
 
         if block not in BLOCKS:
-            raise MediaError(f"{self.name} block must be one of {', '.join(BLOCKS)}, got {block!r}")
+            raise OptionError(f"{self.name} block must be one of {', '.join(BLOCKS)}, got {block!r}")
         unknown = set(fit_options) - set(_FIT_KEYS)
         if unknown:
             raise TypeError(f"unknown options {sorted(unknown)}; fitting options: {sorted(_FIT_KEYS)}")
@@ -78,27 +79,27 @@ class _INRVideoCodec(LearnedCodec):
             self.fit_options = FitOptions(device=device, **opts)
             self.fit_options.check()
         except ValueError as exc:
-            raise MediaError(f"{self.name}: bad fitting option: {exc}") from None
+            raise OptionError(f"{self.name}: bad fitting option: {exc}") from None
         try:
             self.weight_bits, self.embed_bits = int(weight_bits), int(embed_bits)
         except ValueError:
-            raise MediaError(f"{self.name}: weight_bits and embed_bits must be whole numbers") from None
+            raise OptionError(f"{self.name}: weight_bits and embed_bits must be whole numbers") from None
         if not (2 <= self.weight_bits <= 16 and 2 <= self.embed_bits <= 16):
-            raise MediaError(f"{self.name}: weight_bits and embed_bits must be in 2..16")
+            raise OptionError(f"{self.name}: weight_bits and embed_bits must be in 2..16")
         try:
             self.embed_share = float(embed_share)
         except ValueError:
-            raise MediaError(f"{self.name}: embed_share must be a number") from None
+            raise OptionError(f"{self.name}: embed_share must be a number") from None
         if not 0.0 < self.embed_share < 1.0:
-            raise MediaError(f"{self.name}: embed_share must be in (0, 1), got {self.embed_share}")
+            raise OptionError(f"{self.name}: embed_share must be in (0, 1), got {self.embed_share}")
         if weight_quant not in WEIGHT_QUANTS:
-            raise MediaError(f"{self.name}: weight_quant must be one of {', '.join(WEIGHT_QUANTS)}, got {weight_quant!r}")
+            raise OptionError(f"{self.name}: weight_quant must be one of {', '.join(WEIGHT_QUANTS)}, got {weight_quant!r}")
         self.weight_quant = weight_quant
         if embed_coding not in EMBED_CODINGS:
-            raise MediaError(f"{self.name}: embed_coding must be one of {', '.join(EMBED_CODINGS)}, got {embed_coding!r}")
+            raise OptionError(f"{self.name}: embed_coding must be one of {', '.join(EMBED_CODINGS)}, got {embed_coding!r}")
         self.embed_coding = embed_coding
         if weight_prior not in WEIGHT_PRIORS:
-            raise MediaError(f"{self.name}: weight_prior must be one of {', '.join(WEIGHT_PRIORS)}, got {weight_prior!r}")
+            raise OptionError(f"{self.name}: weight_prior must be one of {', '.join(WEIGHT_PRIORS)}, got {weight_prior!r}")
         self.weight_prior = weight_prior
         self.block = block
         self.workdir = Path(workdir) if workdir is not None else None
