@@ -40,13 +40,13 @@ from typing import Mapping, Sequence
 import numpy as np
 import torch
 
+from ncodec.codecs.video.config import EMBED_CODINGS, WEIGHT_PRIORS
 from ncodec.entropy import AdaptiveModel, Decoder, Encoder, ZeroInflatedPrior, ZIParams
 from ncodec.errors import CorruptStreamError
 
 _GROUP = struct.Struct("<HbHh")
 _STEP = struct.Struct("<Hb")  # the group record of the adaptive prior: the step only
 #: how a weights chunk models its integers (see :func:`encode_tensors`)
-WEIGHT_PRIORS = ("zero-inflated", "adaptive")
 _COUNT = struct.Struct("<I")
 _MANTISSA_BITS = 16
 #: weights are peaked (Laplace); HNeRV's embeddings are closer to Gaussian
@@ -326,7 +326,6 @@ def estimate_bits(tensors: Mapping[str, torch.Tensor], bits: int, per_channel: b
 # ---------------------------------------------------------------------- embeddings
 #: embedding coding modes: each channel's integers coded as they are (``direct``, every stream
 #: before ``temporal`` existed) or as residuals of a per-channel prediction from the frame before
-EMBED_CODINGS = ("direct", "temporal")
 #: ``temporal``: channel ``c`` predicts ``q_t`` from ``q_(t-1)`` with the coefficient ``a_c / 8``
 PREDICTOR_DENOMINATOR = 8
 
