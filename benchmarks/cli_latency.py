@@ -36,7 +36,7 @@ def wall(cmd: list[str], repeat: int) -> float:
 
 def make_streams(work: Path, image: Path | None) -> dict[str, Path]:
     import ncodec
-    from ncodec.datasets.io import read_media
+    from ncodec.media_io import read_media
     from ncodec.datasets.samples import load_sample
 
     made = {}

@@ -16,7 +16,7 @@ GOLDEN = Path(__file__).resolve().parent / "golden"
 LAYERS = [
     ("ncodec.errors", "ncodec.atomic", "ncodec.quiet", "ncodec.determinism", "ncodec.devices", "ncodec.weights"),
     ("ncodec.media", "ncodec.colour"),
-    ("ncodec.datasets", "ncodec.container", "ncodec.latents", "ncodec.entropy", "ncodec.checkpoint"),
+    ("ncodec.media_io", "ncodec.datasets", "ncodec.container", "ncodec.latents", "ncodec.entropy", "ncodec.checkpoint"),
     ("ncodec.codecs",),
     ("ncodec.eval",),
     ("ncodec.cli", "ncodec"),

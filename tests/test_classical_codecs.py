@@ -397,7 +397,7 @@ def test_bad_params_raise_corrupt_stream_error(video, audio):
 # ---------------------------------------------------------------------------- real media
 @pytest.mark.skipif(not SHARED.exists(), reason="shared data set (../shared/data) is not present")
 def test_kodak_image_rates_span_a_useful_range():
-    from ncodec.datasets.io import read_image
+    from ncodec.media_io import read_image
 
     kodak = SHARED / "images" / "kodak" / "kodim23.png"
     if not kodak.exists():

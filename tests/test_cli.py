@@ -13,7 +13,7 @@ import pytest
 import ncodec
 from ncodec.cli.main import main
 from ncodec.codecs import codec_class, get, names
-from ncodec.datasets.io import read_media, write_media
+from ncodec.media_io import read_media, write_media
 from ncodec.datasets.samples import load_sample, sample_path
 
 SHARED = Path(__file__).resolve().parents[1].parent / "shared" / "data"

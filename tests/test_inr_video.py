@@ -422,7 +422,7 @@ def test_collapse_guard_restarts_with_the_next_seed_and_resumes(tmp_path):
 
 def test_cli_encode_size_kb_info_and_decode(tmp_path, capsys):
     from ncodec.cli.main import main
-    from ncodec.datasets.io import write_video
+    from ncodec.media_io import write_video
 
     src = tmp_path / "in.y4m"
     write_video(tiny_video(), src)
@@ -453,7 +453,7 @@ def test_bench_resumes_a_half_done_fit(tmp_path, monkeypatch):
     """A sweep killed inside a NeRV fit restarts that fit from its checkpoint in DIR/fits/."""
     import ncodec.codecs.video.fitting as fitting
     from ncodec.datasets.collection import LoadOptions
-    from ncodec.datasets.io import write_video
+    from ncodec.media_io import write_video
     from ncodec.eval.sweep import CodecSpec, Job, run_job
 
     src = tmp_path / "clip.y4m"

@@ -170,7 +170,7 @@ def test_compressai_checkpoint_interop(zoo, arch, tmp_path):
 
 def test_cli_round_trip_with_weights(tmp_path, capsys):
     from ncodec.cli.main import main
-    from ncodec.datasets.io import read_media, write_media
+    from ncodec.media_io import read_media, write_media
 
     w = make_weights(tmp_path, "mean-scale-hyperprior")
     src = tmp_path / "in.png"

@@ -10,9 +10,9 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from ncodec.datasets import io as mio
+from ncodec.media_io import pyav as mio
 from ncodec.colour import rgb_to_yuv420, yuv420_to_rgb
-from ncodec.datasets.io import (
+from ncodec.media_io import (
     read_audio,
     read_image,
     read_media,

@@ -80,7 +80,7 @@ def _parser() -> argparse.ArgumentParser:
 def _encode(args: argparse.Namespace) -> None:
     from ncodec.cli.files import check_output, write_bytes_atomic
     from ncodec.codecs import get
-    from ncodec.datasets.io import read_media, read_video
+    from ncodec.media_io import read_media, read_video
     from ncodec.eval.metrics import quality_summary
     from ncodec.eval.sweep import CodecSpec
 
@@ -133,7 +133,7 @@ _LOSSY_OUT = {".jpg", ".jpeg", ".webp", ".mp4", ".mkv", ".webm", ".mov", ".mp3",
 def _decode(args: argparse.Namespace) -> None:
     from ncodec import decode
     from ncodec.cli.files import check_output, read_bytes
-    from ncodec.datasets.io import write_media
+    from ncodec.media_io import write_media
 
     check_output(args.output, args.force)
     data = read_bytes(args.input)

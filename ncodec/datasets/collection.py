@@ -81,10 +81,10 @@ def list_media(paths: list[Path], kind: str, limit: Optional[int] = None) -> Dat
 
 
 def load_item(path: Path, kind: str, options: LoadOptions) -> Media:
-    from ncodec.datasets import io
+    from ncodec.media_io import read_audio, read_image, read_video
 
     if kind == "image":
-        return io.read_image(path)
+        return read_image(path)
     if kind == "video":
-        return io.read_video(path, max_frames=options.max_frames, max_side=options.max_side)
-    return io.read_audio(path, sample_rate=options.sample_rate, mono=options.mono)
+        return read_video(path, max_frames=options.max_frames, max_side=options.max_side)
+    return read_audio(path, sample_rate=options.sample_rate, mono=options.mono)

@@ -43,6 +43,6 @@ def sample_path(kind: str) -> Path:
 
 def load_sample(kind: str) -> Media:
     """The bundled sample of ``kind`` as an Image, a yuv420p Video or an Audio."""
-    from ncodec.datasets.io import read_media
+    from ncodec.media_io import read_media
 
     return read_media(sample_path(kind))

@@ -109,7 +109,7 @@ class _AVAudioCodec(Codec):
     def _encode(self, media: Audio, quality: float) -> tuple[dict[str, bytes], dict[str, Any], dict[str, Any]]:
         import av
 
-        from ncodec.datasets.io import resample
+        from ncodec.media_io.audio import resample
 
         if media.channels not in _LAYOUTS:
             raise MediaError(f"{self.name} codes mono or stereo audio; this audio has {media.channels} channels "
@@ -172,7 +172,8 @@ class _AVAudioCodec(Codec):
     def _decode(self, container: Container) -> Audio:
         import av
 
-        from ncodec.datasets.io import decode_audio_stream, resample
+        from ncodec.media_io.audio import resample
+        from ncodec.media_io.pyav import decode_audio_stream
 
         data = container.chunks.get(CHUNK)
         if data is None:

@@ -48,7 +48,7 @@ import numpy as np
 
 from ncodec.codecs.base import Codec
 from ncodec.container import Container
-from ncodec.datasets.io import add_yuv420_stream, frame_to_planes, planes_to_frame
+from ncodec.media_io.pyav import add_yuv420_stream, frame_to_planes, planes_to_frame
 from ncodec.errors import CorruptStreamError, MediaError
 from ncodec.media import MAX_PIXELS, Video
 
