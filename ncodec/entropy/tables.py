@@ -184,9 +184,8 @@ class TableSet:
         if values.size != np.size(indexes):
             raise ValueError("values and indexes must have the same size")
         lay = self._layout(indexes)
-        v = values[lay.order].astype(np.int64) - lay.off
-        esc = (v < 0) | (v >= lay.nreg)
-        sym = np.where(esc, lay.nreg, v).astype(np.int32)
+        sym, esc = split_escapes(values[lay.order].astype(np.int64), lay.off, lay.nreg)
+        sym = sym.astype(np.int32)
         for t, a, b in zip(lay.used.tolist(), lay.starts.tolist(), lay.ends.tolist()):
             enc.encode(sym[a:b], self.model(t))
         if esc.any():
@@ -215,9 +214,7 @@ class TableSet:
         """Ideal code length in bits of ``values`` under these integer tables (escapes included)."""
         values = np.asarray(values).reshape(-1)
         lay = self._layout(indexes)
-        v = values[lay.order].astype(np.int64) - lay.off
-        esc = (v < 0) | (v >= lay.nreg)
-        sym = np.where(esc, lay.nreg, v)
+        sym, esc = split_escapes(values[lay.order].astype(np.int64), lay.off, lay.nreg)
         total = 0.0
         for t, a, b in zip(lay.used.tolist(), lay.starts.tolist(), lay.ends.tolist()):
             total += float(np.sum(PRECISION - np.log2(self.coded(t)[sym[a:b]])))
@@ -235,6 +232,14 @@ class _Layout(NamedTuple):
     used: np.ndarray  # table of each group
     off: np.ndarray  # offset of each sorted symbol's table
     nreg: np.ndarray  # regular entries (= escape index) of each sorted symbol's table
+
+
+def split_escapes(values: np.ndarray, offsets: Any, nreg: Any) -> tuple[np.ndarray, np.ndarray]:
+    """``(symbols, escaped)``: ``values - offsets`` where it falls in a table's regular entries
+    ``0..nreg-1``, else the escape index ``nreg``; and which values escaped."""
+    v = values - offsets
+    esc = (v < 0) | (v >= nreg)
+    return np.where(esc, nreg, v), esc
 
 
 def pmf_with_escape(probs: np.ndarray) -> np.ndarray:
@@ -271,9 +276,8 @@ def encode_rows(enc: Encoder, values: np.ndarray, pmf_fn, n: int, width: int) ->
     esc_v, esc_lo = [], []
     for a, b in _row_chunks(n, width):
         pmfs, offsets = pmf_fn(a, b)
-        v = values[a:b] - offsets
-        esc = (v < 0) | (v >= width - 1)
-        enc.encode(np.where(esc, width - 1, v).astype(np.int32), family, pmfs.astype(np.float64) / TOTAL)
+        sym, esc = split_escapes(values[a:b], offsets, width - 1)
+        enc.encode(sym.astype(np.int32), family, pmfs.astype(np.float64) / TOTAL)
         if esc.any():
             esc_v.append(values[a:b][esc])
             esc_lo.append(offsets[esc])
@@ -310,9 +314,7 @@ def rows_bits(values: np.ndarray, pmf_fn, n: int, width: int) -> float:
     total = 0.0
     for a, b in _row_chunks(n, width):
         pmfs, offsets = pmf_fn(a, b)
-        v = values[a:b] - offsets
-        esc = (v < 0) | (v >= width - 1)
-        sym = np.where(esc, width - 1, v)
+        sym, esc = split_escapes(values[a:b], offsets, width - 1)
         coded = coded_pmf(pmfs)
         total += float(np.sum(PRECISION - np.log2(np.take_along_axis(coded, sym[:, None], 1)[:, 0])))
         if esc.any():
