@@ -80,6 +80,11 @@ class LearnedImageModel(nn.Module):
         q = torch.as_tensor(q, dtype=torch.float32, device=next(self.parameters()).device)
         return q.expand(batch) if q.dim() == 0 else q
 
+    @property
+    def synthesis_input(self) -> nn.Module:
+        """The synthesis transform's first layer (its weights read the latent channels)."""
+        return self.g_s[0]
+
     # ---------------------------------------------------------------- the coding steps
     def latents(self, x: torch.Tensor, q: float) -> dict[str, torch.Tensor]:
         raise NotImplementedError

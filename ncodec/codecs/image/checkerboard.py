@@ -53,6 +53,11 @@ class CheckerboardModel(HyperpriorModel):
             nn.Conv2d(8 * M // 3, 2 * M, 1),
         )
 
+    @property
+    def parameter_head(self) -> nn.Conv2d:
+        """The entropy network's last layer: output channels ``0..M-1`` are the scales, ``M..2M-1`` the means."""
+        return self.entropy_net[-1]
+
     def _params(self, hyper: torch.Tensor, ctx: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         scales, means = self.entropy_net(torch.cat([hyper, ctx], 1)).chunk(2, 1)
         return scales, means

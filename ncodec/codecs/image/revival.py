@@ -19,7 +19,8 @@ channels. :func:`revive_dead_channels` resets, for every dead channel ``c``:
 Training then continues from these weights (``ncodec train image --init W --revive-dead``).
 Measured on the shipped checkerboard (BENCHMARKS.md, session 8): the 22 revived channels were
 dead again 4,000 steps later -- the analysis weights into them shrink under the rate term before
-the synthesis learns to use them -- so this is an experiment's tool, not a recipe.
+the synthesis learns to use them. It stays an option, with that measured effect stated in
+README and ``--help``, for experiments on collapse; it is not part of any shipped recipe.
 """
 
 from __future__ import annotations
@@ -51,8 +52,8 @@ def revive_dead_channels(model: torch.nn.Module, margin: float = 1.0) -> list[in
     with torch.no_grad():
         for table in (model.gain.log_gain, model.gain.log_inv_gain):
             table[:, idx] = table[:, live].median(dim=1, keepdim=True).values
-        model.g_s[0].weight[idx] = 0.0  # ConvTranspose2d weight: (in = M, out, k, k)
-        head = model.entropy_net[-1]  # outputs (scales, means), M channels each
+        model.synthesis_input.weight[idx] = 0.0  # ConvTranspose2d weight: (in = M, out, k, k)
+        head = model.parameter_head  # outputs (scales, means), M channels each
         head.weight[idx] = head.weight[src].clone()
         head.bias[idx] = head.bias[src].clone()
         head.weight[idx + M] = 0.0
