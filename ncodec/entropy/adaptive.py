@@ -19,7 +19,7 @@ outside ``[low, high]`` are escape-coded exactly.
 
 from __future__ import annotations
 
-from typing import Iterator
+from typing import Any, Iterator
 
 import numpy as np
 
@@ -83,7 +83,7 @@ class AdaptiveModel:
         self._run(out.size, step)
         return out.reshape(shape)
 
-    def likelihood(self, values) -> "torch.Tensor":
+    def likelihood(self, values: Any) -> Any:
         """The probability the model gives each value in coding order (it adapts as it goes, so
         this is a measurement, not differentiable: counts have no gradient)."""
         import torch

@@ -23,6 +23,7 @@ same pixels whatever ``torch.set_num_threads`` says.
 
 from __future__ import annotations
 
+import numpy as np
 import torch
 import torch.nn.functional as F
 from torch import nn
@@ -89,19 +90,19 @@ class LearnedImageModel(nn.Module):
     def latents(self, x: torch.Tensor, q: float) -> dict[str, torch.Tensor]:
         raise NotImplementedError
 
-    def symbols(self, lat: dict[str, torch.Tensor]) -> dict[str, "np.ndarray"]:
+    def symbols(self, lat: dict[str, torch.Tensor]) -> dict[str, np.ndarray]:
         """The integer symbols the stream codes for latents ``lat`` (int64 arrays by name)."""
         raise NotImplementedError
 
-    def encode_symbols(self, symbols: dict[str, "np.ndarray"], coder: str = "ans") -> bytes:
+    def encode_symbols(self, symbols: dict[str, np.ndarray], coder: str = "ans") -> bytes:
         raise NotImplementedError
 
     def decode_symbols(self, data: bytes, shapes: dict, coder: str = "ans"
-                       ) -> tuple[dict[str, "np.ndarray"], torch.Tensor]:
+                       ) -> tuple[dict[str, np.ndarray], torch.Tensor]:
         """``(symbols, y_hat)``: the coded symbols and the dequantized latent synthesis takes."""
         raise NotImplementedError
 
-    def dequantize(self, symbols: dict[str, "np.ndarray"]) -> torch.Tensor:
+    def dequantize(self, symbols: dict[str, np.ndarray]) -> torch.Tensor:
         """``y_hat`` from the symbols alone, as :meth:`decode_symbols` returns it."""
         raise NotImplementedError
 
