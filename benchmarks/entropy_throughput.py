@@ -11,7 +11,8 @@ Three coders, same symbols, same run:
 
 Prints Msym/s for encode and decode (median of ``--repeat`` runs), the ratio to the
 constriction anchor, and the size overhead against the ideal ``-sum log2 p`` of the exact
-continuous model. Usage: ``python benchmarks/entropy_throughput.py [--n 1000000]``.
+continuous model. Usage: ``python benchmarks/entropy_throughput.py [--n 1000000] [--smoke]``
+(``--smoke``: 20,000 symbols, one run, for tests).
 """
 
 from __future__ import annotations
@@ -40,7 +41,10 @@ def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--n", type=int, default=1_000_000)
     ap.add_argument("--repeat", type=int, default=5)
+    ap.add_argument("--smoke", action="store_true", help="20,000 symbols, one run (for tests)")
     args = ap.parse_args()
+    if args.smoke:
+        args.n, args.repeat = 20_000, 1
     torch.set_num_threads(1)
     rng = np.random.default_rng(0)
     n = args.n

@@ -9,7 +9,8 @@ for thread-count-independent output). The checkerboard model has no CompressAI t
 timed alone. By default the weights are random-initialised and perturbed (timing, not quality);
 ``--trained`` takes the shipped weights instead, and gives CompressAI the same network at quality
 ``--q`` (the per-channel gain folded into the last analysis and first synthesis layers, whose
-latents are then exactly ncodec's), so both code the latents of a trained model.
+latents are then exactly ncodec's), so both code the latents of a trained model. ``--smoke``: the
+bundled 256x256 sample image, one run (for tests).
 """
 
 from __future__ import annotations
@@ -70,9 +71,14 @@ def main() -> None:
     ap.add_argument("--repeat", type=int, default=3)
     ap.add_argument("--trained", action="store_true", help="the shipped weights (ncodec/weights/) on both sides")
     ap.add_argument("--q", type=float, default=0.5, help="quality with --trained")
+    ap.add_argument("--smoke", action="store_true", help="the bundled sample image, one run (for tests)")
     args = ap.parse_args()
     torch.set_num_threads(2)
-    if KODIM.exists():
+    if args.smoke:
+        from ncodec.datasets.samples import load_sample
+
+        px, src, args.repeat = load_sample("image").pixels, "bundled sample", 1
+    elif KODIM.exists():
         from PIL import Image as P
 
         px = np.array(P.open(KODIM).convert("RGB"))
@@ -83,7 +89,7 @@ def main() -> None:
         px = np.repeat(px, 3, axis=2)
         src = "synthetic"
     img = ncodec.Image(px)
-    xt = torch.from_numpy(px).permute(2, 0, 1)[None].float() / 255
+    xt = torch.tensor(px).permute(2, 0, 1)[None].float() / 255
     rows = []
     tmp = Path(tempfile.mkdtemp())
     q = args.q if args.trained else 0.5

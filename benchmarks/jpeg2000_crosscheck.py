@@ -10,6 +10,8 @@ Two checks, on every third Kodak image:
    codec. Needs ``pip install imagecodecs`` (not an ncodec dependency); skipped without it.
 
     .venv/bin/python benchmarks/jpeg2000_crosscheck.py --images ../shared/data/images/kodak
+
+``--smoke``: the bundled sample image only (for tests).
 """
 
 from __future__ import annotations
@@ -51,15 +53,23 @@ def _pillow(im: np.ndarray, bpp: float, extra: dict) -> tuple[float, float]:
 
 def main() -> None:
     from ncodec.codecs import get
-    from ncodec.datasets.io import read_image
+    from ncodec.media_io import read_image
     from ncodec.eval.bjontegaard import bd_rate
     from ncodec.eval.metrics import psnr
 
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    ap.add_argument("--images", type=Path, required=True)
+    ap.add_argument("--images", type=Path)
     ap.add_argument("--every", type=int, default=3, help="use every N-th image")
+    ap.add_argument("--smoke", action="store_true", help="the bundled sample image only (for tests)")
     args = ap.parse_args()
-    files = sorted(p for p in args.images.iterdir() if p.suffix.lower() == ".png")[:: args.every]
+    if args.smoke:
+        from ncodec.datasets.samples import sample_path
+
+        files = [sample_path("image")]
+    elif args.images is None:
+        ap.error("need --images (or --smoke)")
+    else:
+        files = sorted(p for p in args.images.iterdir() if p.suffix.lower() == ".png")[:: args.every]
     images = [np.asarray(Image.open(f).convert("RGB")) for f in files]
     rates = (0.25, 0.5, 1.0, 2.0)
 

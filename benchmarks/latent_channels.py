@@ -8,6 +8,8 @@ channel is busy at the top quality, the latent width M, not the training, caps t
 
     .venv/bin/python benchmarks/latent_channels.py ncodec/weights/checkerboard.safetensors \\
         --images ../shared/data/images/kodak --qualities 0,0.5,1
+
+``--smoke``: the shipped weights of ``--arch`` on the bundled sample image (for tests).
 """
 
 from __future__ import annotations

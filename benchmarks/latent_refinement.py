@@ -7,6 +7,9 @@ construction (same decoder, same stream format).
 
     .venv/bin/python benchmarks/latent_refinement.py --weights W.safetensors --arch checkerboard \
         --images ../shared/data/images/kodak --limit 4 --steps 50
+
+``--weights`` defaults to the shipped weights of ``--arch``. ``--smoke``: the bundled sample image,
+2 refinement steps (for tests).
 """
 
 from __future__ import annotations
@@ -22,25 +25,33 @@ import torch
 
 def main() -> None:
     from ncodec.codecs import get
-    from ncodec.datasets.io import read_image
+    from ncodec.media_io import read_image
     from ncodec.eval.bjontegaard import bd_rate
     from ncodec.eval.metrics import psnr
 
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    ap.add_argument("--weights", required=True)
+    ap.add_argument("--weights", default=None, help="default: the shipped weights")
     ap.add_argument("--arch", default="checkerboard")
-    ap.add_argument("--images", type=Path, required=True)
+    ap.add_argument("--images", type=Path)
     ap.add_argument("--limit", type=int, default=4)
     ap.add_argument("--steps", type=int, default=50)
     ap.add_argument("--qualities", default="0.2,0.5,0.8")
     ap.add_argument("--threads", type=int, default=1)
+    ap.add_argument("--smoke", action="store_true", help="the bundled sample image, 2 steps (for tests)")
     args = ap.parse_args()
     torch.set_num_threads(args.threads)
-    files = sorted(p for p in args.images.iterdir() if p.suffix.lower() in (".png", ".jpg", ".ppm"))[: args.limit]
+    if args.smoke:
+        from ncodec.datasets.samples import SAMPLES_DIR, sample_path
+
+        args.images, args.steps, files = SAMPLES_DIR, 2, [sample_path("image")]
+    elif args.images is None:
+        ap.error("need --images (or --smoke)")
+    else:
+        files = sorted(p for p in args.images.iterdir() if p.suffix.lower() in (".png", ".jpg", ".ppm"))[: args.limit]
     qs = [float(q) for q in args.qualities.split(",")]
     rows: dict[int, dict[float, list[tuple[float, float, float]]]] = {0: {}, args.steps: {}}
     for steps in rows:
-        codec = get(args.arch, weights=args.weights, refine_steps=steps)
+        codec = get(args.arch, refine_steps=steps, **({"weights": args.weights} if args.weights else {}))
         for q in qs:
             for f in files:
                 img = read_image(f)

@@ -5,6 +5,8 @@ epochs and option comparisons in BENCHMARKS.md (issue 6)::
 
     .venv/bin/python benchmarks/nerv_epochs.py --epochs 150,300
     .venv/bin/python benchmarks/nerv_epochs.py --epochs 150 --variants weight_bits=8 weight_bits=6
+
+``--smoke``: 1 and 2 epochs on a few small frames of the bundled sample (for tests).
 """
 
 from __future__ import annotations
@@ -21,7 +23,7 @@ import torch
 def main() -> None:
     from ncodec.codecs import get
     from ncodec.container import Container
-    from ncodec.datasets.io import read_video
+    from ncodec.media_io import read_video
 
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--clip", default="../shared/data/video/basketball_426x240.mp4")
@@ -36,10 +38,16 @@ def main() -> None:
     ap.add_argument("--save", default=None, metavar="DIR", help="keep each stream as DIR/<variant>-<epochs>.ncd")
     ap.add_argument("--variants", nargs="*", default=[""],
                     help="codec options per fit, key=value[:key=value...] (as after -c NAME:)")
+    ap.add_argument("--smoke", action="store_true", help="tiny fits of the bundled sample (for tests)")
     args = ap.parse_args()
     torch.set_num_threads(args.threads)
     logging.basicConfig(level=logging.INFO, format="%(message)s")  # the fit's collapse checks
-    video = read_video(args.clip, max_frames=args.frames, max_side=args.max_side)
+    if args.smoke:
+        from nerv_checkpoint import SMOKE_BPP, tiny_clip
+
+        video, args.bpp, args.epochs, args.variants = tiny_clip(), SMOKE_BPP, "1,2", ["", "weight_bits=8:reseeds=0"]
+    else:
+        video = read_video(args.clip, max_frames=args.frames, max_side=args.max_side)
     for variant in args.variants:
         opts = dict(kv.split("=", 1) for kv in variant.split(":") if kv)
         for epochs in (int(e) for e in args.epochs.split(",")):

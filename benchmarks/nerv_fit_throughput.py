@@ -6,6 +6,8 @@ in the contiguous (NCHW) and channels-last layouts, alternating, in one process,
 frames/s and the ratio to the first row (the anchor: batch 1, contiguous)::
 
     OMP_NUM_THREADS=1 .venv/bin/python benchmarks/nerv_fit_throughput.py --frames 300 --batches 1,2,4
+
+``--smoke``: a few small frames of the bundled sample, batches 1 and 2, two steps each (for tests).
 """
 
 from __future__ import annotations
@@ -17,7 +19,7 @@ import torch
 
 
 def main() -> None:
-    from ncodec.datasets.io import read_video
+    from ncodec.media_io import read_video
     from ncodec.codecs.video.config import configure
     from ncodec.codecs.video.fitting import build_model, distortion
 
@@ -30,9 +32,16 @@ def main() -> None:
     ap.add_argument("--batches", default="1,2,4")
     ap.add_argument("--steps", type=int, default=30)
     ap.add_argument("--threads", type=int, default=1)
+    ap.add_argument("--smoke", action="store_true", help="a tiny clip of the bundled sample, two steps (for tests)")
     args = ap.parse_args()
     torch.set_num_threads(args.threads)
-    yuv = read_video(args.clip, max_frames=args.frames, max_side=args.max_side).to_yuv420()
+    if args.smoke:
+        from nerv_checkpoint import SMOKE_BPP, tiny_clip
+
+        video, args.bpp, args.batches, args.steps = tiny_clip(), SMOKE_BPP, "1,2", 2
+    else:
+        video = read_video(args.clip, max_frames=args.frames, max_side=args.max_side)
+    yuv = video.to_yuv420()
     t, h, w = yuv.planes[0].shape
     cfg = configure(args.arch, t, h, w, args.bpp * t * h * w)
     print(f"{args.arch} {w}x{h}, {t} frames, {cfg.param_count():,} parameters, {args.threads} thread(s)")

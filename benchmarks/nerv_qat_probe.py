@@ -10,6 +10,8 @@ after, so QAT schedules can be compared in minutes instead of whole fits::
     .venv/bin/python benchmarks/nerv_qat_probe.py runs/tuned300/X/fit.safetensors \\
         --clip ../shared/data/video/basketball_426x240.mp4 --frames 300 --embed-share 0.04 --fit-quant tensor \\
         --variants tensor:1e-4 tensor:1e-3 channel:1e-4
+
+``--smoke``: a tiny fit of a few frames of the bundled sample, a few steps per variant (for tests).
 """
 
 from __future__ import annotations
@@ -22,7 +24,7 @@ from torch.func import functional_call
 
 
 def main() -> None:
-    from nerv_checkpoint import add_arguments, load
+    from nerv_checkpoint import add_arguments, coded_weights, load
 
     from ncodec.codecs.video import bitstream as wc
     from ncodec.codecs.video.fitting import distortion
@@ -32,12 +34,14 @@ def main() -> None:
     ap.add_argument("--steps", type=int, default=1500)
     ap.add_argument("--variants", nargs="+", default=["tensor:1e-4"], help="QUANT:LR, QUANT = tensor|channel")
     args = ap.parse_args()
+    if args.smoke:
+        args.steps, args.variants = 3, ["tensor:1e-4", "channel:1e-4"]
     print(f"| quantizer | lr | Y-PSNR before (dB) | after {args.steps} steps (dB) |\n|---|---:|---:|---:|", flush=True)
     for variant in args.variants:
         quant, lr = variant.split(":")
         per_channel, lr = quant == "channel", float(lr)
         fitted = load(args)  # afresh for every variant
-        cfg, state, dec, data = fitted.cfg, fitted.state, fitted.decoder, fitted.frames
+        cfg, dec = fitted.cfg, fitted.decoder
         t = cfg.frames
         q, steps = wc.quantize_embeddings(fitted.computed_embeddings(torch.arange(t)), cfg.embed_bits)
         emb = wc.dequantize_embeddings(q, steps)  # frozen at their quantized values, as the fit does
@@ -45,15 +49,14 @@ def main() -> None:
         def apply_masks() -> None:
             with torch.no_grad():
                 for n, p in dec.named_parameters():
-                    m = state.mask(n)
+                    m = fitted.mask(n)
                     if m is not None:
                         p.mul_(m)
 
         apply_masks()
 
         def score() -> float:
-            return fitted.y_psnr(wc.quantized_tensors(fitted.masked(), cfg.weight_bits, per_channel),
-                                 emb[fitted.scored])
+            return fitted.y_psnr(coded_weights(fitted.masked(), cfg.weight_bits, per_channel), emb[fitted.scored])
 
         before = score()
         opt = torch.optim.Adam(dec.parameters(), lr=lr)
@@ -62,10 +65,10 @@ def main() -> None:
             for g in opt.param_groups:
                 g["lr"] = lr * (0.1 + 0.9 * 0.5 * (1 + math.cos(math.pi * s / args.steps)))
             i = torch.randint(0, t, (1,), generator=gen)
-            y, uv = data.targets(i, torch.device("cpu"))
+            y, uv = fitted.targets(i)
             params = {}
             for n, p in dec.named_parameters():
-                m = state.mask(n)
+                m = fitted.mask(n)
                 params[n] = wc.fake_quantize(p * m if m is not None else p, cfg.weight_bits, per_channel)
             loss = distortion(functional_call(dec, params, (emb[i],)), y, uv)
             opt.zero_grad(set_to_none=True)

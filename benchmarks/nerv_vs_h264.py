@@ -12,6 +12,9 @@ Single streams (``.ncd`` files, e.g. from ``benchmarks/nerv_epochs.py --save``) 
 against the curves of ``--anchors``::
 
     .venv/bin/python benchmarks/nerv_vs_h264.py --anchors benchmarks/results/nerv-chaplin-241f --streams X.ncd
+
+``--smoke``: the committed sweep ``benchmarks/results/nerv-clips-64f``, and a tiny HNeRV stream of
+the bundled sample against its curves (far below them: its ratios are ``nan``) (for tests).
 """
 
 from __future__ import annotations
@@ -22,6 +25,7 @@ from pathlib import Path
 
 import numpy as np
 
+RESULTS = Path(__file__).resolve().parent / "results"
 
 def rate_at(points: list[tuple[float, float]], psnr: float) -> float:
     """Anchor bpp at ``psnr`` (PCHIP of log-rate over PSNR); NaN outside the anchor's range."""
@@ -43,8 +47,16 @@ def main() -> None:
     ap.add_argument("--metric", default="psnr", help="result key of the Y-PSNR (video: psnr)")
     ap.add_argument("--anchors", type=Path, default=None, metavar="DIR",
                     help="take the H.264/H.265 curves from this sweep (same clip and frames) when a DIR lacks them")
+    ap.add_argument("--smoke", action="store_true", help="a committed sweep and a tiny stream (for tests)")
     args = ap.parse_args()
-    if args.streams:
+    if args.smoke:
+        from nerv_checkpoint import smoke_dir, tiny_stream
+
+        stream = smoke_dir() / "hnerv.ncd"
+        stream.write_bytes(tiny_stream("hnerv"))
+        _streams([stream], RESULTS / "nerv-clips-64f", args.metric)
+        args.dirs = [RESULTS / "nerv-clips-64f"]  # its own curves, no --anchors
+    elif args.streams:
         if args.anchors is None:
             raise SystemExit("--streams needs --anchors DIR")
         _streams(args.streams, args.anchors, args.metric)

@@ -14,6 +14,8 @@ group, as shipped), so rate and distortion are read side by side::
 
     .venv/bin/python benchmarks/nerv_weight_quantization.py runs/tuned300/X/fit.safetensors \\
         --clip ../shared/data/video/basketball_426x240.mp4 --frames 300 --bpp 0.1 --embed-share 0.04 --fit-quant tensor
+
+``--smoke``: the same on a tiny fit of a few frames of the bundled sample (for tests).
 """
 
 from __future__ import annotations
@@ -35,11 +37,11 @@ def main() -> None:
                     help="run the encoder even when the checkpoint holds frozen quantized embeddings")
     args = ap.parse_args()
     fitted = load(args)
-    state, idx = fitted.state, fitted.scored
+    idx = fitted.scored
     t = fitted.cfg.frames
-    frozen = bool(state.emb_steps.any()) and not args.computed_embeddings
+    frozen = fitted.frozen and not args.computed_embeddings
     if frozen:
-        emb = wc.dequantize_embeddings(state.emb_q[idx].numpy(), state.emb_steps.tolist())
+        emb = fitted.frozen_embeddings(idx)
     else:
         emb = fitted.computed_embeddings(idx)
     float_state = fitted.masked()

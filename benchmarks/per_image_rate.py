@@ -8,6 +8,8 @@ within 1 % + 64 bytes of the real file, see BENCHMARKS.md); images whose rate ra
 
     .venv/bin/python benchmarks/per_image_rate.py ncodec/weights/checkerboard.safetensors NEW.safetensors \\
         --images ../shared/data/images/kodak --quality 0
+
+``--smoke``: the shipped weights of ``--arch`` against themselves on the bundled sample image (for tests).
 """
 
 from __future__ import annotations
@@ -20,7 +22,7 @@ import torch
 
 
 def main() -> None:
-    from transform_ceiling import load_image
+    from transform_ceiling import load_image, shipped_weights
 
     from ncodec.codecs.image.codec import load_model
     from ncodec.datasets.collection import EXTENSIONS
@@ -28,16 +30,25 @@ def main() -> None:
 
     silence_known_warnings()
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    ap.add_argument("reference", type=Path)
-    ap.add_argument("candidate", type=Path)
+    ap.add_argument("reference", type=Path, nargs="?")
+    ap.add_argument("candidate", type=Path, nargs="?")
     ap.add_argument("--arch", default="checkerboard")
-    ap.add_argument("--images", type=Path, required=True)
+    ap.add_argument("--images", type=Path)
     ap.add_argument("--quality", type=float, default=0.0)
     ap.add_argument("--flag", type=float, default=1.2, help="mark images whose rate ratio exceeds this")
     ap.add_argument("--threads", type=int, default=2)
+    ap.add_argument("--smoke", action="store_true", help="shipped weights, bundled sample image (for tests)")
     args = ap.parse_args()
     torch.set_num_threads(args.threads)
-    files = sorted(p for p in args.images.iterdir() if p.suffix.lower() in EXTENSIONS["image"])
+    if args.smoke:
+        from ncodec.datasets.samples import SAMPLES_DIR, sample_path
+
+        args.reference = args.candidate = shipped_weights(args.arch)
+        args.images, files = SAMPLES_DIR, [sample_path("image")]
+    elif args.reference is None or args.candidate is None or args.images is None:
+        ap.error("need two weights files and --images (or --smoke)")
+    else:
+        files = sorted(p for p in args.images.iterdir() if p.suffix.lower() in EXTENSIONS["image"])
     models = [load_model(args.arch, w).eval() for w in (args.reference, args.candidate)]
     print(f"{args.images}, q = {args.quality:g}: {args.reference.name} vs {args.candidate.name}")
     print("| image | reference bpp | PSNR | candidate bpp | PSNR | rate ratio |")

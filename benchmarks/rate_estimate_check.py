@@ -7,6 +7,8 @@ decodes each file once to confirm it round-trips to the encoder's reconstruction
 
     .venv/bin/python benchmarks/rate_estimate_check.py --arch checkerboard \
         --weights ncodec/weights/checkerboard.safetensors --images ../shared/data/images/kodak
+
+``--smoke``: the shipped weights on the bundled sample image at two qualities (for tests).
 """
 
 from __future__ import annotations
@@ -23,24 +25,32 @@ def main() -> None:
     import ncodec
     from ncodec.codecs import get
     from ncodec.codecs.image.base import pad_to
-    from ncodec.datasets.io import read_image
+    from ncodec.media_io import read_image
 
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--arch", default="checkerboard")
     ap.add_argument("--weights", default=None, help="default: the shipped weights")
-    ap.add_argument("--images", type=Path, required=True)
+    ap.add_argument("--images", type=Path)
     ap.add_argument("--qualities", default="0,0.5,1")
     ap.add_argument("--threads", type=int, default=1)
+    ap.add_argument("--smoke", action="store_true", help="the bundled sample image, two qualities (for tests)")
     args = ap.parse_args()
     torch.set_num_threads(args.threads)
     kwargs = {"weights": args.weights} if args.weights else {}
     codec = get(args.arch, **kwargs)
+    if args.smoke:
+        from ncodec.datasets.samples import SAMPLES_DIR, sample_path
+
+        args.images, args.qualities, files = SAMPLES_DIR, "0,1", [sample_path("image")]
+    elif args.images is None:
+        ap.error("need --images (or --smoke)")
+    else:
+        files = sorted(p for p in args.images.iterdir() if p.suffix.lower() in (".png", ".ppm", ".jpg"))
     qs = [float(q) for q in args.qualities.split(",")]
-    files = sorted(p for p in args.images.iterdir() if p.suffix.lower() in (".png", ".ppm", ".jpg"))
     rows = []
     for f in tqdm(files, desc="images"):
         img = read_image(f)
-        x = torch.from_numpy(img.pixels).permute(2, 0, 1)[None].float() / 255
+        x = torch.tensor(img.pixels).permute(2, 0, 1)[None].float() / 255
         for q in qs:
             data = codec.encode(img, q)
             payload = ncodec.Container.from_bytes(data).payload_bytes

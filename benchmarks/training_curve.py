@@ -11,6 +11,9 @@ evaluation is cached next to it (``step-N.eval.json``), so re-running only evalu
 
     .venv/bin/python benchmarks/training_curve.py /work/runs/image-checkerboard \
         --kodak ../shared/data/images/kodak --anchors benchmarks/results/kodak --plot docs/benchmarks/training_curve.png
+
+``--smoke``: three snapshots copied from the shipped ``factorized`` weights, on the bundled sample
+image, plotted into a temporary folder (for tests).
 """
 
 from __future__ import annotations
@@ -22,6 +25,8 @@ from pathlib import Path
 
 import numpy as np
 import torch
+
+RESULTS = Path(__file__).resolve().parent / "results"
 
 
 def psnr_at(points: list[tuple[float, float]], bpp: float) -> float:
@@ -57,14 +62,37 @@ def evaluate(weights: Path, images: list[torch.Tensor], qualities: list[float]) 
     return out
 
 
+def shipped_copy(arch: str, path: Path, dtype: torch.dtype | None = None, provenance: dict | None = None) -> Path:
+    """A standalone copy of the shipped weights of ``arch`` (optionally cast, with a provenance
+    record as training snapshots have), for the ``--smoke`` modes."""
+    from ncodec.checkpoint import load_weights, save_weights
+    from ncodec.codecs import get
+
+    tensors, meta = load_weights(Path(get(arch).settings()["weights"]))
+    save_weights(tensors, path, {"config": meta["config"], "provenance": provenance or {}}, dtype=dtype)
+    return path
+
+
+def smoke_run() -> Path:
+    """A run folder with three snapshots (the shipped factorized weights, at made-up steps and hours)."""
+    from nerv_checkpoint import smoke_dir
+
+    run = smoke_dir()
+    (run / "snapshots").mkdir()
+    for step, hours in ((1000, 0.5), (2000, 1.0), (4000, 2.0)):
+        shipped_copy("factorized", run / "snapshots" / f"step-{step}.safetensors",
+                     provenance={"step": step, "hours": hours})
+    return run
+
+
 def main() -> None:
     from ncodec.checkpoint import load_weights
-    from ncodec.datasets.io import read_image
+    from ncodec.media_io import read_image
 
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    ap.add_argument("run_dir", type=Path)
-    ap.add_argument("--kodak", type=Path, required=True)
-    ap.add_argument("--anchors", type=Path, default=Path("benchmarks/results/kodak"))
+    ap.add_argument("run_dir", type=Path, nargs="?")
+    ap.add_argument("--kodak", type=Path)
+    ap.add_argument("--anchors", type=Path, default=RESULTS / "kodak")
     ap.add_argument("--bpp", type=float, default=0.5)
     ap.add_argument("--qualities", default="0.2,0.4,0.6,0.8")
     ap.add_argument("--limit", type=int, default=24)
@@ -74,9 +102,18 @@ def main() -> None:
                     help="fit the log curve to snapshots up to STEP only (e.g. before a learning-rate decay "
                          "or a change of thread count); later ones are drawn apart")
     ap.add_argument("--later-label", default=None, help="legend for the snapshots after --fit-until")
+    ap.add_argument("--smoke", action="store_true", help="made-up snapshots, the bundled sample image (for tests)")
     args = ap.parse_args()
     torch.set_num_threads(args.threads)
-    files = sorted(p for p in args.kodak.iterdir() if p.suffix.lower() == ".png")[: args.limit]
+    if args.smoke:
+        from ncodec.datasets.samples import SAMPLES_DIR, sample_path
+
+        args.run_dir, args.kodak, files = smoke_run(), SAMPLES_DIR, [sample_path("image")]
+        args.plot, args.bpp = args.run_dir / "training_curve.png", 1.0  # within this image's rates
+    elif args.run_dir is None or args.kodak is None:
+        ap.error("need RUN_DIR and --kodak (or --smoke)")
+    else:
+        files = sorted(p for p in args.kodak.iterdir() if p.suffix.lower() == ".png")[: args.limit]
     images = [torch.tensor(read_image(f).pixels).permute(2, 0, 1)[None].float() / 255 for f in files]
     qs = [float(q) for q in args.qualities.split(",")]
     summary = json.loads((args.anchors / "summary.json").read_text())

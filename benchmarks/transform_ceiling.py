@@ -8,6 +8,8 @@ transforms, not the bits, cap the RD curve there::
 
     .venv/bin/python benchmarks/transform_ceiling.py ncodec/weights/checkerboard.safetensors \\
         --images ../shared/data/images/kodak --qualities 0,0.5,1
+
+``--smoke``: the shipped weights of ``--arch`` on the bundled sample image (for tests).
 """
 
 from __future__ import annotations
@@ -25,29 +27,44 @@ def psnr(a: torch.Tensor, b: torch.Tensor) -> float:
 
 def image_model_args(description: str) -> tuple[argparse.Namespace, list[Path], list[float]]:
     """The options shared by the scripts that probe a learned image model's latents on a folder:
-    weights files, architecture, images, qualities, limit, threads (also applied)."""
+    weights files, architecture, images, qualities, limit, threads (also applied), and ``--smoke``
+    (the shipped weights of ``--arch`` on the bundled sample image)."""
     from ncodec.datasets.collection import EXTENSIONS
+    from ncodec.datasets.samples import SAMPLES_DIR, sample_path
     from ncodec.quiet import silence_known_warnings
 
     silence_known_warnings()
     ap = argparse.ArgumentParser(description=description)
-    ap.add_argument("weights", nargs="+", type=Path, help="ncodec weights files (the codec's architecture is read from each)")
+    ap.add_argument("weights", nargs="*", type=Path, help="ncodec weights files of the architecture --arch")
     ap.add_argument("--arch", default="checkerboard")
-    ap.add_argument("--images", type=Path, required=True)
+    ap.add_argument("--images", type=Path)
     ap.add_argument("--qualities", default="0,0.5,1")
     ap.add_argument("--limit", type=int, default=0)
     ap.add_argument("--threads", type=int, default=1)
+    ap.add_argument("--smoke", action="store_true", help="shipped weights, bundled sample image (for tests)")
     args = ap.parse_args()
     torch.set_num_threads(args.threads)
+    if args.smoke:
+        args.weights, args.images = [shipped_weights(args.arch)], SAMPLES_DIR
+        return args, [sample_path("image")], [float(q) for q in args.qualities.split(",")]
+    if not args.weights or args.images is None:
+        ap.error("need weights files and --images (or --smoke)")
     files = sorted(p for p in args.images.iterdir() if p.suffix.lower() in EXTENSIONS["image"])
     files = files[: args.limit] if args.limit else files
     return args, files, [float(q) for q in args.qualities.split(",")]
 
 
+def shipped_weights(arch: str) -> Path:
+    """The weights file the codec ``arch`` uses by default (the shipped one)."""
+    from ncodec.codecs import get
+
+    return Path(get(arch).settings()["weights"])
+
+
 def load_image(path: Path) -> tuple[torch.Tensor, torch.Tensor]:
     """An image as a (1, 3, H, W) tensor in [0, 1], and the same padded to the models' stride."""
     from ncodec.codecs.image.base import pad_to
-    from ncodec.datasets.io import read_image
+    from ncodec.media_io import read_image
 
     x = torch.tensor(read_image(path).pixels).permute(2, 0, 1)[None].float() / 255
     return x, pad_to(x, 64)

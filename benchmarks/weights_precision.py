@@ -9,6 +9,8 @@ fp16 against fp32.
     ncodec train export RUN_DIR /tmp/w16.safetensors --fp16
     .venv/bin/python benchmarks/weights_precision.py /tmp/w32.safetensors /tmp/w16.safetensors \
         --images ../shared/data/images/kodak
+
+``--smoke``: fp32 and fp16 copies of the shipped ``factorized`` weights on the bundled sample image (for tests).
 """
 
 from __future__ import annotations
@@ -18,23 +20,36 @@ from pathlib import Path
 
 import torch
 
-from training_curve import evaluate
+from training_curve import evaluate, shipped_copy
 
 
 def main() -> None:
-    from ncodec.datasets.io import read_image
+    from ncodec.media_io import read_image
     from ncodec.eval.bjontegaard import bd_metric
 
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    ap.add_argument("fp32", type=Path)
-    ap.add_argument("fp16", type=Path)
-    ap.add_argument("--images", type=Path, required=True)
+    ap.add_argument("fp32", type=Path, nargs="?")
+    ap.add_argument("fp16", type=Path, nargs="?")
+    ap.add_argument("--images", type=Path)
     ap.add_argument("--qualities", default="0,0.25,0.5,0.75,1")
     ap.add_argument("--limit", type=int, default=24)
     ap.add_argument("--threads", type=int, default=1)
+    ap.add_argument("--smoke", action="store_true", help="copies of the shipped weights, the bundled image (for tests)")
     args = ap.parse_args()
     torch.set_num_threads(args.threads)
-    files = sorted(p for p in args.images.iterdir() if p.suffix.lower() == ".png")[: args.limit]
+    if args.smoke:
+        from nerv_checkpoint import smoke_dir
+
+        from ncodec.datasets.samples import SAMPLES_DIR, sample_path
+
+        work = smoke_dir()
+        args.fp32 = shipped_copy("factorized", work / "fp32.safetensors")
+        args.fp16 = shipped_copy("factorized", work / "fp16.safetensors", dtype=torch.float16)
+        args.images, files = SAMPLES_DIR, [sample_path("image")]
+    elif args.fp32 is None or args.fp16 is None or args.images is None:
+        ap.error("need two weights files and --images (or --smoke)")
+    else:
+        files = sorted(p for p in args.images.iterdir() if p.suffix.lower() == ".png")[: args.limit]
     images = [torch.tensor(read_image(f).pixels).permute(2, 0, 1)[None].float() / 255 for f in files]
     qs = [float(q) for q in args.qualities.split(",")]
     a, b = evaluate(args.fp32, images, qs), evaluate(args.fp16, images, qs)
