@@ -248,23 +248,6 @@ def encode_tensors(tensors: Mapping[str, torch.Tensor], bits: int, per_channel: 
     return _encode_groups(groups, codes, max_level(bits), extra=extra, prior=prior)
 
 
-def recode_tensors(data: bytes, expected: Mapping[str, tuple[int, ...]], bits: int, per_channel: bool,
-                   prior: str, new_prior: str) -> bytes:
-    """The same integers and steps, coded with ``new_prior`` (lossless)."""
-    groups, codes, extra = _decode_tensor_groups(data, expected, bits, per_channel, prior)
-    return _encode_groups(groups, codes, max_level(bits), extra=extra, prior=new_prior)
-
-
-def quantized_tensors(tensors: Mapping[str, torch.Tensor], bits: int,
-                      per_channel: bool = False) -> dict[str, torch.Tensor]:
-    """What the decoder will get for ``tensors``: dequantized, float32."""
-    out = {}
-    for name, t in tensors.items():
-        step = _steps(tuple(t.shape), *steps_of(t, bits, per_channel))
-        out[name] = dequantize(quantize(t, step, bits), step, tuple(t.shape))
-    return out
-
-
 def _decode_tensor_groups(data: bytes, expected: Mapping[str, tuple[int, ...]], bits: int, per_channel: bool,
                           prior: str) -> tuple[list[np.ndarray], list[tuple[int, int]], bytes]:
     _check_prior(prior)
@@ -388,11 +371,6 @@ def _temporal_plan(q: np.ndarray, bits: int) -> tuple[np.ndarray, list[np.ndarra
         coeffs.append(best[1])
         groups.append(best[2])
     return np.asarray(coeffs, dtype=np.uint8), groups
-
-
-def temporal_coefficients(q: np.ndarray, bits: int) -> list[int]:
-    """The predictor coefficient (of 8) that ``temporal`` coding chooses for each channel of ``q``."""
-    return _temporal_plan(q, bits)[0].tolist()
 
 
 def _step_codes(steps: Sequence[float]) -> list[tuple[int, int]]:
