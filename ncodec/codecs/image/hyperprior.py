@@ -1,8 +1,8 @@
 """Scale hyperprior (Ballé et al. 2018) and mean-scale hyperprior (Minnen et al. 2018).
 
 ``y = g_a(x) * gain(q)``, hyper-latent ``z = h_a(y)`` (``h_a(|y|)`` for the scale model) with a
-factorized prior, and ``y`` coded with a Gaussian conditional whose scales (and means) come
-from ``h_s(z_hat)``. The transforms (:mod:`.layers`) have the layers and parameter names of
+factorized prior, and ``y`` coded by a latent codec given ``h_s(z_hat)``
+(:mod:`.latent_codecs`: here a Gaussian conditional whose scales, and means, are ``h_s``'s output). The transforms (:mod:`.layers`) have the layers and parameter names of
 compressai's ``ScaleHyperprior`` / ``MeanScaleHyperprior``, so zoo checkpoints map onto them. Training
 uses additive noise for the likelihoods and straight-through rounding for the synthesis
 input ("mixed" quantization). Coding rounds ``y - mean`` and the decoder reconstructs
@@ -10,8 +10,6 @@ input ("mixed" quantization). Coding rounds ``y - mean`` and the decoder reconst
 """
 
 from __future__ import annotations
-
-from typing import Optional
 
 import numpy as np
 import torch
@@ -21,7 +19,8 @@ from ncodec.codecs.image.layers import hyperprior_transforms
 from ncodec.determinism import deterministic
 from ncodec.codecs.image.gain import GainUnits
 from ncodec.entropy import ConditionalPrior, Decoder, Encoder, FactorizedPrior
-from ncodec.entropy.quantization import quantize, ste_round
+from ncodec.codecs.image.latent_codecs import GaussianConditionalLatent
+from ncodec.entropy.quantization import ste_round
 
 DEFAULT_LAMBDAS = (0.0018, 0.0035, 0.0067, 0.0130, 0.0250, 0.0483, 0.0932)
 
@@ -38,6 +37,8 @@ class HyperpriorModel(LearnedImageModel):
         self.g_a, self.g_s, self.h_a, self.h_s = hyperprior_transforms(self.N, self.M, self.mean)
         self.z_prior = FactorizedPrior(N)
         self.y_prior = ConditionalPrior("gaussian")
+        #: how y is coded given h_s(z_hat); the checkerboard model plugs in its context here
+        self.latent_codec = GaussianConditionalLatent(self.y_prior, self.mean)
         self.gain = GainUnits(M, lambdas if variable_rate else (lambdas[0], lambdas[0]))
         self.arch = "mean-scale-hyperprior" if mean else "scale-hyperprior"
 
@@ -45,12 +46,10 @@ class HyperpriorModel(LearnedImageModel):
     def _hyper_in(self, y: torch.Tensor) -> torch.Tensor:
         return y if self.mean else torch.abs(y)
 
-    def entropy_parameters(self, z_hat: torch.Tensor) -> tuple[torch.Tensor, Optional[torch.Tensor]]:
-        out = self.h_s(z_hat)
-        if self.mean:
-            scales, means = out.chunk(2, 1)
-            return scales, means
-        return out, None
+    def _hyper(self, z_sym: np.ndarray) -> torch.Tensor:
+        """``h_s(z_hat)`` from the hyper-latent's symbols (deterministic: the decoder repeats it)."""
+        with deterministic():
+            return self.h_s(self.z_prior.from_symbols(z_sym))
 
     # ------------------------------------------------------------------ training
     def forward(self, x: torch.Tensor, q) -> dict:
@@ -58,10 +57,7 @@ class HyperpriorModel(LearnedImageModel):
         y = self.g_a(x) * self.gain.gain(qv)
         z = self.h_a(self._hyper_in(y))
         z_hat, z_lik = self.z_prior(z)
-        scales, means = self.entropy_parameters(z_hat)
-        y_noisy = quantize(y, "noise") if self.training else quantize(y, "round", means)
-        y_lik = self.y_prior.likelihood(y_noisy, scales, means)
-        y_hat = quantize(y, "ste", means)
+        y_hat, y_lik = self.latent_codec.forward(y, self.h_s(z_hat), self.training)
         x_hat = self.g_s(y_hat * self.gain.inverse_gain(qv))
         return {"x_hat": x_hat, "likelihoods": {"y": y_lik, "z": z_lik}}
 
@@ -78,54 +74,44 @@ class HyperpriorModel(LearnedImageModel):
         y, z = lat["y"], lat["z"]
         z_hat = ste_round(z, self.z_prior.medians.view(1, -1, 1, 1))
         z_rate = z + torch.rand_like(z) - 0.5 if mode == "noise" else z_hat
-        scales, means = self._y_parameters(y, z_hat)
+        scales, means = self.latent_codec.rate_parameters(y, self.h_s(z_hat))
         y_hat = ste_round(y, means)
         y_rate = y + torch.rand_like(y) - 0.5 if mode == "noise" else y_hat
         bits = -torch.log2(self.y_prior.likelihood(y_rate, scales, means)).sum() \
             - torch.log2(self.z_prior.likelihood(z_rate)).sum()
         return self.g_s(y_hat * self.gain.inverse_gain(qv)), bits
 
-    def _y_parameters(self, y: torch.Tensor, z_hat: torch.Tensor) -> tuple[torch.Tensor, Optional[torch.Tensor]]:
-        """Scales and means of ``y`` (differentiable; context models see ``y`` too)."""
-        return self.entropy_parameters(z_hat)
-
-    # ------------------------------------------------------------------ coding
-    def _y_tables(self, z_sym: np.ndarray) -> tuple[torch.Tensor, Optional[torch.Tensor]]:
-        """Scales and means of ``y`` from the decoded hyper-latent (deterministic)."""
-        with deterministic():
-            return self.entropy_parameters(self.z_prior.from_symbols(z_sym))
-
+    # ------------------------------------------------------------------ coding: the hyper-latent, then y
     def symbols(self, lat: dict[str, torch.Tensor]) -> dict[str, np.ndarray]:
         y, z = lat["y"].detach(), lat["z"].detach()
         z_sym = self.z_prior.to_symbols(z)
-        _, means = self._y_tables(z_sym)
-        y_sym = torch.round(y - means) if means is not None else torch.round(y)
-        return {"z": z_sym, "y": y_sym.numpy().astype("int64")}
+        hyper = self._hyper(z_sym)
+        with deterministic():
+            return {"z": z_sym, "y": self.latent_codec.symbols(y, hyper)}
 
     def encode_symbols(self, symbols: dict[str, np.ndarray], coder: str = "ans") -> bytes:
-        scales, _ = self._y_tables(symbols["z"])
         enc = Encoder(coder)
         self.z_prior.encode(enc, symbols["z"])
-        self.y_prior.encode(enc, symbols["y"], scales)
+        hyper = self._hyper(symbols["z"])
+        with deterministic():
+            self.latent_codec.encode(enc, symbols["y"], hyper)
         return enc.finish()
-
-    def estimate_bits(self, x: torch.Tensor, q: float) -> float:
-        sym = self.symbols(self.latents(x, q))
-        scales, _ = self._y_tables(sym["z"])
-        return self.z_prior.bits(sym["z"]) + self.y_prior.bits(sym["y"], scales)
 
     def decode_symbols(self, data: bytes, shapes: dict, coder: str = "ans") -> tuple[dict[str, np.ndarray], torch.Tensor]:
         dec = Decoder(data, coder)
         z_sym = self.z_prior.decode(dec, shape=tuple(shapes["z"]))
-        scales, means = self._y_tables(z_sym)
-        y_sym = self.y_prior.decode(dec, scales)
-        return {"z": z_sym, "y": y_sym}, _dequantize(y_sym, means)
+        hyper = self._hyper(z_sym)
+        with deterministic():
+            y_sym, y_hat = self.latent_codec.decode(dec, tuple(shapes["y"]), hyper)
+        return {"z": z_sym, "y": y_sym}, y_hat
 
     def dequantize(self, symbols: dict[str, np.ndarray]) -> torch.Tensor:
-        return _dequantize(symbols["y"], self._y_tables(symbols["z"])[1])
+        hyper = self._hyper(symbols["z"])
+        with deterministic():
+            return self.latent_codec.dequantize(symbols["y"], hyper)
 
-
-def _dequantize(y_sym: np.ndarray, means: Optional[torch.Tensor]) -> torch.Tensor:
-    """``y_hat = symbol + mean`` (the scale model has no means)."""
-    y_hat = torch.from_numpy(y_sym.astype("float32"))
-    return y_hat + means if means is not None else y_hat
+    def estimate_bits(self, x: torch.Tensor, q: float) -> float:
+        sym = self.symbols(self.latents(x, q))
+        hyper = self._hyper(sym["z"])
+        with deterministic():
+            return self.z_prior.bits(sym["z"]) + self.latent_codec.bits(sym["y"], hyper)
