@@ -103,3 +103,35 @@ def test_the_command_line_imports_no_torch_for_light_commands(command, tmp_path)
             "assert rc == 0, rc\nprint('torch' in sys.modules, 'compressai' in sys.modules)")
     out = subprocess.run([sys.executable, "-c", code, *args], capture_output=True, text=True, check=True)
     assert out.stdout.strip().splitlines()[-1] == "False False"
+
+
+def test_no_cycles_between_packages():
+    """The package graph (ncodec.entropy, ncodec.codecs.image, ...) is acyclic, modules in a package aside."""
+    def package(module: str) -> str:
+        """A package, or a top-level module (ncodec.container, ncodec.media, ...) as a node of its own."""
+        path = ROOT.parent / Path(*module.split("."))
+        parent = module.rpartition(".")[0]
+        return module if path.is_dir() or parent == "ncodec" else parent
+
+    edges: dict[str, set[str]] = {}
+    for path in sorted(ROOT.rglob("*.py")):
+        me = _module(path) if path.name == "__init__.py" else package(_module(path))
+        for target in _imports(path):
+            other = package(target)
+            if other != me and not me.startswith(other + ".") and not other.startswith(me + "."):
+                edges.setdefault(me, set()).add(other)
+
+    def cycle_from(node, stack, seen):
+        for nxt in sorted(edges.get(node, ())):
+            if nxt in stack:
+                return stack[stack.index(nxt):] + [nxt]
+            if nxt not in seen:
+                seen.add(nxt)
+                found = cycle_from(nxt, stack + [nxt], seen)
+                if found:
+                    return found
+        return None
+
+    for start in sorted(edges):
+        found = cycle_from(start, [start], {start})
+        assert found is None, " -> ".join(found)

@@ -90,3 +90,17 @@ def test_latents_refuse_classical_streams_and_hostile_headers():
                         c.weights, c.quality).to_bytes()
     with pytest.raises(LimitError):
         ncodec.latents(hostile)
+
+
+def test_analyse_of_a_nerv_codec_is_the_fit_the_stream_holds():
+    from ncodec.media import Video
+
+    v = load_sample("video").to_yuv420()
+    y, u, w = v.planes
+    clip = Video((y[:4, :32, :48], u[:4, :16, :24], w[:4, :16, :24]), v.fps, "yuv420p", v.color_space)
+    lat = ncodec.analyse(clip, codec="hnerv", quality=0.5, epochs="1")
+    coded = ncodec.latents(ncodec.encode(clip, "hnerv", 0.5, epochs="1"))
+    assert lat.describe() == coded.describe() and "embeddings" in lat.tensors
+    assert all(np.array_equal(lat.tensors[k], coded.tensors[k]) for k in lat.tensors)
+    assert {k: lat.side[k] for k in ("config", "weight_steps", "channel_steps")} == \
+        {k: coded.side[k] for k in ("config", "weight_steps", "channel_steps")}
