@@ -122,3 +122,25 @@ def test_video_psnr_caps_exact_frames_instead_of_going_infinite():
     assert out["y_psnr"] == pytest.approx((FRAME_PSNR_CAP + 2 * lossy) / 3)
     assert out["yuv_psnr"] == pytest.approx((FRAME_PSNR_CAP + 2 * (6 * lossy + 2 * FRAME_PSNR_CAP) / 8) / 3)
     assert video_psnr(ref, ref)["y_psnr"] == FRAME_PSNR_CAP
+
+
+def test_pesq_wideband_ranks_real_speech_and_its_codings():
+    """PESQ-WB (P.862.2) on the bundled speech: the reference scores at the top of the scale,
+    Opus at 24 kbit/s well above 8 kbit/s, and a 48 kHz copy is measured at 16 kHz."""
+    import ncodec
+    from ncodec.datasets.samples import load_sample
+    from ncodec.eval.measure import measure
+    from ncodec.media_io.audio import resample
+
+    speech = load_sample("audio")
+    assert speech.sample_rate == 16000
+    r = speech.samples[0].astype(np.float64)
+    assert aq.pesq_wb(r, r, 16000) > 4.5
+    scores = {}
+    for kbps in (8, 24):
+        coded = ncodec.decode(ncodec.encode(speech, "opus", kbps))
+        scores[kbps] = measure(speech, coded, 1, ["pesq"])["pesq"]
+    assert 1.0 <= scores[8] < scores[24] <= 4.64
+    up = resample(speech.samples, 16000, 48000)[0].astype(np.float64)
+    assert aq.pesq_wb(up, up, 48000) > 4.5
+    assert math.isnan(aq.pesq_wb(np.zeros(16000), np.zeros(16000), 16000))  # no speech: no score

@@ -12,6 +12,9 @@ parts only.
   ``log10(mel + 1e-5)`` over FFT sizes 512, 1024 and 2048 (hop n/4, Hann window, 80 HTK mel
   bands up to Nyquist); 0 for identical signals.
 * ``stoi`` -- short-time objective intelligibility via ``pystoi`` (0..1).
+* ``pesq`` -- wide-band PESQ (ITU-T P.862.2, MOS-LQO 1.0..4.64) via the ``pesq`` package, on
+  both signals resampled to 16 kHz (the only rate P.862.2 defines); NaN when the reference has
+  no speech for PESQ to find.
 """
 
 from __future__ import annotations
@@ -110,6 +113,25 @@ def stoi(ref: np.ndarray, dist: np.ndarray, sample_rate: int) -> float:
     return float(_stoi(ref, dist, sample_rate, extended=False))
 
 
+PESQ_RATE = 16000
+
+
+def pesq_wb(ref: np.ndarray, dist: np.ndarray, sample_rate: int) -> float:
+    """Wide-band PESQ of aligned mono signals (see the module docstring)."""
+    from pesq import NoUtterancesError, pesq
+
+    from ncodec.media_io.audio import resample
+
+    r, d = ref.astype(np.float32), dist.astype(np.float32)
+    if sample_rate != PESQ_RATE:
+        r = resample(r[None], sample_rate, PESQ_RATE)[0]
+        d = resample(d[None], sample_rate, PESQ_RATE)[0]
+    try:
+        return float(pesq(PESQ_RATE, r.astype(np.float64), d.astype(np.float64), "wb"))
+    except NoUtterancesError:
+        return math.nan
+
+
 def audio_metrics(ref: Audio, dist: Audio, with_stoi: bool = True) -> dict[str, float]:
     """All audio metrics after delay compensation; ``delay_samples`` reports the shift found."""
     r, d, delay = align(ref, dist, ref.sample_rate)
@@ -117,4 +139,5 @@ def audio_metrics(ref: Audio, dist: Audio, with_stoi: bool = True) -> dict[str, 
            "delay_samples": float(delay)}
     if with_stoi:
         out["stoi"] = stoi(r, d, ref.sample_rate)
+        out["pesq"] = pesq_wb(r, d, ref.sample_rate)
     return out

@@ -4,7 +4,7 @@ Metric names (``--metrics``):
 
 * images: ``psnr`` (RGB), ``psnr-y`` (BT.601 luma), ``psnr-y709``, ``ms-ssim``, ``lpips``;
 * video: ``psnr`` (= Y-PSNR), ``yuv-psnr`` (6:1:1), ``ms-ssim`` (on Y, frame average);
-* audio: ``snr``, ``si-sdr``, ``mel``, ``stoi`` (all after delay compensation).
+* audio: ``snr``, ``si-sdr``, ``mel``, ``stoi``, ``pesq`` (wide-band; all after delay compensation).
 
 Rates: ``bpp`` (images, video over all frames), ``kbps`` (audio, video at its fps).
 """
@@ -24,7 +24,7 @@ from ncodec.media import Audio, Image, Media, Video
 METRICS = {
     "image": ("psnr", "psnr-y", "psnr-y709", "ms-ssim", "lpips"),
     "video": ("psnr", "yuv-psnr", "ms-ssim"),
-    "audio": ("snr", "si-sdr", "mel", "stoi"),
+    "audio": ("snr", "si-sdr", "mel", "stoi", "pesq"),
 }
 DEFAULT_METRICS = {"image": ("psnr", "ms-ssim"), "video": ("psnr", "ms-ssim"), "audio": ("si-sdr", "mel", "stoi")}
 #: metrics where smaller is better (BD-rate uses their negation)
@@ -96,4 +96,6 @@ def measure(ref: Media, dist: Media, num_bytes: int, metrics: list[str],
                 out[m] = aq.mel_distance(r, d, ref.sample_rate)
             elif m == "stoi":
                 out[m] = aq.stoi(r, d, ref.sample_rate)
+            elif m == "pesq":
+                out[m] = aq.pesq_wb(r, d, ref.sample_rate)
     return out
