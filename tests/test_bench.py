@@ -164,3 +164,22 @@ def test_items_exact_for_the_anchor_are_left_out_of_mean_curves():
     assert e["mean_curve"] is not None and abs(e["mean_curve"] + 10.0) < 0.01
     assert e["mean_curve_items_left_out"] == 1
     assert abs(e["per_item_mean"] + 10.0) < 0.01 and e["items"] == 2 and e["items_skipped"] == 1
+
+
+def test_payload_leaves_out_the_container_and_ogg_framing():
+    """An Opus stream's payload is its packets: less than the Ogg file in the chunk, which is less
+    than the .ncd file; ncodec's own codecs count their chunks."""
+    import ncodec
+    from ncodec.codecs import get
+    from ncodec.container import Container
+    from ncodec.datasets.samples import load_sample
+
+    speech = load_sample("audio")
+    data = ncodec.encode(speech, "opus", 6, application="voip")
+    c = Container.from_bytes(data)
+    payload = get("opus").payload_bytes(c)
+    ogg = len(c.chunks["bitstream"])
+    assert 0.7 * ogg < payload < ogg - 100 < len(data)
+    png = ncodec.encode(load_sample("image"), "png")
+    pc = Container.from_bytes(png)
+    assert get("png").payload_bytes(pc) == sum(len(v) for v in pc.chunks.values()) < len(png)

@@ -152,6 +152,11 @@ class Codec(ABC):
         except Exception as exc:  # a third-party decoder choking on a damaged payload
             raise CorruptStreamError(f"{self.name} payload is corrupt: {type(exc).__name__}: {exc}") from None
 
+    def payload_bytes(self, container: Container) -> int:
+        """Bytes of coded media in ``container``, without ncodec's header: its chunks. Codecs whose
+        chunk is a file format (Ogg, ADTS, ...) count only the packets inside it."""
+        return sum(len(v) for v in container.chunks.values())
+
     def decode_memory(self, container: Container) -> int:
         """Estimated peak bytes :meth:`decode` allocates for ``container``, from its header alone.
 

@@ -76,7 +76,8 @@ def fit_dir(fit_root: str | Path, item: str, codec_label: str, quality: float) -
 
 def run_job(job: Job) -> list[dict[str, Any]]:
     """Code one item with one codec at several qualities (runs in a worker process)."""
-    from ncodec.eval.measure import measure
+    from ncodec.container import Container
+    from ncodec.eval.measure import RATE_KEY, measure
 
     try:
         media = load_item(Path(job.path), job.kind, job.load)
@@ -110,6 +111,9 @@ def run_job(job: Job) -> list[dict[str, Any]]:
         rec = {"codec": job.codec.label, "quality": q, "item": job.item, "kind": job.kind,
                "encode_s": t_enc, "decode_s": t_dec}
         rec.update(measure(media, decoded, len(data), list(job.metrics), lpips_metric))
+        payload = codec.payload_bytes(Container.from_bytes(data))  # the coded media, no container
+        rec["payload_bytes"] = float(payload)
+        rec["payload_" + RATE_KEY[job.kind]] = rec[RATE_KEY[job.kind]] * payload / len(data)
         if job.kind == "video":
             rec["frames"] = media.num_frames
         rec["settings"] = codec.settings()

@@ -105,6 +105,19 @@ class _AVAudioCodec(Codec):
                 "channels": [1, 2], "delay_signalled_by": self.delay_signalled_by,
                 **self._options(self.default_quality)}
 
+    def payload_bytes(self, container: Container) -> int:
+        """The encoder's packets as FFmpeg's demuxer returns them: Ogg pages and the Opus header
+        packets are left out (measured: 356 of 2,412 bytes for 3 s of speech at 6 kbit/s), ADTS
+        frames keep their 7-byte headers, MP3 frames theirs."""
+        import av
+
+        data = container.chunks.get(CHUNK, b"")
+        try:
+            with av.open(io.BytesIO(data), format=self.muxer) as f:
+                return sum(p.size for p in f.demux(f.streams.audio[0]) if p.size)
+        except (av.FFmpegError, IndexError, ValueError) as exc:
+            raise CorruptStreamError(f"{self.name} payload is corrupt: {exc}") from None
+
     # ------------------------------------------------------------------ encode
     def _encode(self, media: Audio, quality: float) -> tuple[dict[str, bytes], dict[str, Any], dict[str, Any]]:
         import av
