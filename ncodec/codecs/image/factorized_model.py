@@ -11,7 +11,7 @@ import torch
 from ncodec.codecs.image.base import LearnedImageModel
 from ncodec.codecs.image.layers import factorized_transforms
 from ncodec.determinism import deterministic
-from ncodec.codecs.image.gain import GainUnits
+from ncodec.codecs.gain import GainUnits
 from ncodec.codecs.image.hyperprior import DEFAULT_LAMBDAS
 from ncodec.entropy import Decoder, Encoder, FactorizedPrior
 from ncodec.entropy.quantization import ste_round

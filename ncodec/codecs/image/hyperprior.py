@@ -17,9 +17,9 @@ import torch
 from ncodec.codecs.image.base import LearnedImageModel
 from ncodec.codecs.image.layers import hyperprior_transforms
 from ncodec.determinism import deterministic
-from ncodec.codecs.image.gain import GainUnits
+from ncodec.codecs.gain import GainUnits
 from ncodec.entropy import ConditionalPrior, Decoder, Encoder, FactorizedPrior
-from ncodec.codecs.image.latent_codecs import GaussianConditionalLatent
+from ncodec.entropy.gaussian_latent import GaussianConditionalLatent
 from ncodec.entropy.quantization import ste_round
 
 DEFAULT_LAMBDAS = (0.0018, 0.0035, 0.0067, 0.0130, 0.0250, 0.0483, 0.0932)

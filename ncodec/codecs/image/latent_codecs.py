@@ -2,84 +2,25 @@
 
 A hyperprior image model is a hyper-latent codec (``z = h_a(y)`` under a factorized prior,
 ``hyper = h_s(z_hat)``) plus one of these latent codecs for ``y`` given ``hyper``, in the
-manner of CompressAI's ``latent_codecs``. Each gives the same six operations, so the model
-composing them never changes:
+manner of CompressAI's ``latent_codecs``; every latent codec gives the six operations listed in
+:mod:`ncodec.entropy.gaussian_latent`, so the model composing them never changes.
 
-* ``forward(y, hyper, training)`` -- training: ``(y_hat (straight-through), P(y))``;
-* ``rate_parameters(y, hyper)`` -- differentiable ``(scales, means)`` for refinement;
-* ``symbols(y, hyper)`` / ``dequantize(y_sym, hyper)`` -- quantization and its inverse;
-* ``encode(enc, y_sym, hyper)`` / ``decode(dec, shape, hyper)`` -- entropy coding only;
-* ``bits(y_sym, hyper)`` -- the size under the coding tables.
-
-:class:`GaussianConditionalLatent` reads ``(scales[, means])`` straight off ``hyper``;
-:class:`CheckerboardLatent` adds He et al.'s two-pass spatial context. Latent codecs hold
-references to modules that the model registers under its own names (``y_prior``,
+:class:`~ncodec.entropy.gaussian_latent.GaussianConditionalLatent` (shared with the other
+families) reads ``(scales[, means])`` straight off ``hyper``; :class:`CheckerboardLatent`
+here adds He et al.'s two-pass spatial context. Latent codecs hold references to modules that the model registers under its own names (``y_prior``,
 ``context``, ``entropy_net``), so weights files and their hashes do not depend on the
 composition. Callers run the coding operations inside :func:`~ncodec.determinism.deterministic`.
 """
 
 from __future__ import annotations
 
-from typing import Optional
-
 import numpy as np
 import torch
 from torch import nn
 
 from ncodec.entropy import ConditionalPrior, Decoder, Encoder
+from ncodec.entropy.gaussian_latent import train_outputs
 from ncodec.entropy.quantization import quantize
-
-
-def _dequantize(y_sym: np.ndarray, means: Optional[torch.Tensor]) -> torch.Tensor:
-    """``y_hat = symbol + mean`` (a scale-only model has no means)."""
-    y_hat = torch.from_numpy(y_sym.astype("float32"))
-    return y_hat + means if means is not None else y_hat
-
-
-def _train(prior: ConditionalPrior, y: torch.Tensor, scales: torch.Tensor, means: Optional[torch.Tensor],
-           training: bool) -> tuple[torch.Tensor, torch.Tensor]:
-    """Noise for the rate in training, rounding otherwise; straight-through values for the synthesis."""
-    y_rate = quantize(y, "noise") if training else quantize(y, "round", means)
-    return quantize(y, "ste", means), prior.likelihood(y_rate, scales, means)
-
-
-class GaussianConditionalLatent:
-    """``y`` under a Gaussian with per-element ``(scales, means) = hyper`` (``means`` only when ``mean``)."""
-
-    def __init__(self, prior: ConditionalPrior, mean: bool) -> None:
-        self.prior, self.mean = prior, bool(mean)
-
-    def _params(self, hyper: torch.Tensor) -> tuple[torch.Tensor, Optional[torch.Tensor]]:
-        if self.mean:
-            scales, means = hyper.chunk(2, 1)
-            return scales, means
-        return hyper, None
-
-    def forward(self, y: torch.Tensor, hyper: torch.Tensor, training: bool) -> tuple[torch.Tensor, torch.Tensor]:
-        scales, means = self._params(hyper)
-        return _train(self.prior, y, scales, means, training)
-
-    def rate_parameters(self, y: torch.Tensor, hyper: torch.Tensor) -> tuple[torch.Tensor, Optional[torch.Tensor]]:
-        return self._params(hyper)
-
-    def symbols(self, y: torch.Tensor, hyper: torch.Tensor) -> np.ndarray:
-        _, means = self._params(hyper)
-        y_sym = torch.round(y - means) if means is not None else torch.round(y)
-        return y_sym.numpy().astype("int64")
-
-    def dequantize(self, y_sym: np.ndarray, hyper: torch.Tensor) -> torch.Tensor:
-        return _dequantize(y_sym, self._params(hyper)[1])
-
-    def encode(self, enc: Encoder, y_sym: np.ndarray, hyper: torch.Tensor) -> None:
-        self.prior.encode(enc, y_sym, self._params(hyper)[0])
-
-    def decode(self, dec: Decoder, shape: tuple[int, ...], hyper: torch.Tensor) -> tuple[np.ndarray, torch.Tensor]:
-        scales, means = self._params(hyper)
-        y_sym = self.prior.decode(dec, scales, shape=shape)
-        return y_sym, _dequantize(y_sym, means)
-
-    def bits(self, y_sym: np.ndarray, hyper: torch.Tensor) -> float:
-        return self.prior.bits(y_sym, self._params(hyper)[0])
 
 
 class CheckerboardContext(nn.Conv2d):
@@ -122,7 +63,7 @@ class CheckerboardLatent:
 
     def forward(self, y: torch.Tensor, hyper: torch.Tensor, training: bool) -> tuple[torch.Tensor, torch.Tensor]:
         scales, means = self._two_pass(y, hyper, anchor_mask(*y.shape[-2:]).to(y.device))
-        return _train(self.prior, y, scales, means, training)
+        return train_outputs(self.prior, y, scales, means, training)
 
     def rate_parameters(self, y: torch.Tensor, hyper: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         return self._two_pass(y, hyper, anchor_mask(*y.shape[-2:]).to(y.device))

@@ -1,4 +1,4 @@
-"""Gain units for variable rate (Cui et al., "Asymmetric Gained Deep Image Compression", 2021).
+"""Gain units for variable rate, shared by the learned codec families (Cui et al., "Asymmetric Gained Deep Image Compression", 2021).
 
 One model covers many rates: ``L`` learned per-channel gain vectors ``g_l`` (applied to the
 latent before quantization) and inverse gains ``g'_l`` (applied after), one pair per
