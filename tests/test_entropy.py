@@ -372,3 +372,25 @@ def test_parameter_free_priors_decode_the_shape_they_are_told_and_give_likelihoo
     assert abs(sum(-np.log2(p.numpy()).sum() for p in liks) - zi.bits(groups, params)) < 0.5
     with pytest.raises(ValueError, match="does not match"):
         ConditionalPrior("gaussian").decode(Decoder(b"\x01\x00\x00\x00"), np.ones((2, 2)), shape=(3,))
+
+
+def test_hyperprior_latent_codec_codes_audio_shaped_latents_exactly():
+    """The composed hyper + Gaussian latent codec works on N x C x T (audio) as on images."""
+    from torch import nn
+
+    from ncodec.entropy.gaussian_latent import GaussianConditionalLatent
+    from ncodec.entropy.hyperprior_latent import HyperLatentCodec, HyperpriorLatentCodec
+
+    torch.manual_seed(0)
+    h_s = nn.Sequential(nn.ConvTranspose1d(8, 8, 4, 2, 1), nn.ReLU(), nn.Conv1d(8, 2 * 16, 3, 1, 1))
+    coding = HyperpriorLatentCodec(HyperLatentCodec(FactorizedPrior(8), h_s),
+                                   GaussianConditionalLatent(ConditionalPrior("gaussian"), mean=True))
+    y, z = 4 * torch.randn(1, 16, 50), 3 * torch.randn(1, 8, 25)
+    with torch.no_grad():
+        sym = coding.symbols(y, z)
+        data = coding.encode(sym, "range")
+        out, y_hat = coding.decode(data, {k: list(v.shape) for k, v in sym.items()}, "range")
+        assert all(np.array_equal(out[k], sym[k]) for k in sym)
+        assert torch.equal(y_hat, coding.dequantize(sym))
+        assert (y_hat - y).abs().max() <= 0.5 + 1e-5
+        assert abs(8 * len(data) - coding.bits(sym)) < 64 + 0.01 * 8 * len(data)

@@ -16,10 +16,10 @@ import torch
 
 from ncodec.codecs.image.base import LearnedImageModel
 from ncodec.codecs.image.layers import hyperprior_transforms
-from ncodec.determinism import deterministic
 from ncodec.codecs.gain import GainUnits
-from ncodec.entropy import ConditionalPrior, Decoder, Encoder, FactorizedPrior
+from ncodec.entropy import ConditionalPrior, FactorizedPrior
 from ncodec.entropy.gaussian_latent import GaussianConditionalLatent
+from ncodec.entropy.hyperprior_latent import HyperLatentCodec, HyperpriorLatentCodec
 from ncodec.entropy.quantization import ste_round
 
 DEFAULT_LAMBDAS = (0.0018, 0.0035, 0.0067, 0.0130, 0.0250, 0.0483, 0.0932)
@@ -46,10 +46,10 @@ class HyperpriorModel(LearnedImageModel):
     def _hyper_in(self, y: torch.Tensor) -> torch.Tensor:
         return y if self.mean else torch.abs(y)
 
-    def _hyper(self, z_sym: np.ndarray) -> torch.Tensor:
-        """``h_s(z_hat)`` from the hyper-latent's symbols (deterministic: the decoder repeats it)."""
-        with deterministic():
-            return self.h_s(self.z_prior.from_symbols(z_sym))
+    @property
+    def coding(self) -> HyperpriorLatentCodec:
+        """z under the factorized prior, then y under :attr:`latent_codec` given ``h_s(z_hat)``."""
+        return HyperpriorLatentCodec(HyperLatentCodec(self.z_prior, self.h_s), self.latent_codec)
 
     # ------------------------------------------------------------------ training
     def forward(self, x: torch.Tensor, q) -> dict:
@@ -83,35 +83,16 @@ class HyperpriorModel(LearnedImageModel):
 
     # ------------------------------------------------------------------ coding: the hyper-latent, then y
     def symbols(self, lat: dict[str, torch.Tensor]) -> dict[str, np.ndarray]:
-        y, z = lat["y"].detach(), lat["z"].detach()
-        z_sym = self.z_prior.to_symbols(z)
-        hyper = self._hyper(z_sym)
-        with deterministic():
-            return {"z": z_sym, "y": self.latent_codec.symbols(y, hyper)}
+        return self.coding.symbols(lat["y"].detach(), lat["z"].detach())
 
     def encode_symbols(self, symbols: dict[str, np.ndarray], coder: str = "ans") -> bytes:
-        enc = Encoder(coder)
-        self.z_prior.encode(enc, symbols["z"])
-        hyper = self._hyper(symbols["z"])
-        with deterministic():
-            self.latent_codec.encode(enc, symbols["y"], hyper)
-        return enc.finish()
+        return self.coding.encode(symbols, coder)
 
     def decode_symbols(self, data: bytes, shapes: dict, coder: str = "ans") -> tuple[dict[str, np.ndarray], torch.Tensor]:
-        dec = Decoder(data, coder)
-        z_sym = self.z_prior.decode(dec, shape=tuple(shapes["z"]))
-        hyper = self._hyper(z_sym)
-        with deterministic():
-            y_sym, y_hat = self.latent_codec.decode(dec, tuple(shapes["y"]), hyper)
-        return {"z": z_sym, "y": y_sym}, y_hat
+        return self.coding.decode(data, shapes, coder)
 
     def dequantize(self, symbols: dict[str, np.ndarray]) -> torch.Tensor:
-        hyper = self._hyper(symbols["z"])
-        with deterministic():
-            return self.latent_codec.dequantize(symbols["y"], hyper)
+        return self.coding.dequantize(symbols)
 
     def estimate_bits(self, x: torch.Tensor, q: float) -> float:
-        sym = self.symbols(self.latents(x, q))
-        hyper = self._hyper(sym["z"])
-        with deterministic():
-            return self.z_prior.bits(sym["z"]) + self.latent_codec.bits(sym["y"], hyper)
+        return self.coding.bits(self.symbols(self.latents(x, q)))

@@ -1,0 +1,72 @@
+"""A hyperprior latent codec: a hyper-latent codec composed with a latent codec.
+
+``z = h_a(y)`` is coded under a factorized prior; ``hyper = h_s(z_hat)`` drives the latent
+codec that codes ``y`` (:class:`~ncodec.entropy.gaussian_latent.GaussianConditionalLatent`, or a
+context model such as the image family's checkerboard). The bitstream is ``z`` then ``y`` in one
+coder. Both parts hold references to modules the model owns (``z_prior``, ``h_s``, ...), so this
+composition adds no parameters; it is the same for images (``N x C x H x W``) and audio
+(``N x C x T``). ``h_s`` and the latent codec run inside :func:`~ncodec.determinism.deterministic`,
+so the decoder reproduces the encoder's parameters bit for bit.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+import torch
+from torch import nn
+
+from ncodec.determinism import deterministic
+from ncodec.entropy.coders import Decoder, Encoder
+from ncodec.entropy.factorized import FactorizedPrior
+
+
+class HyperLatentCodec:
+    """``z`` under ``prior``; :meth:`hyper` is ``h_s(z_hat)`` from ``z``'s symbols."""
+
+    def __init__(self, prior: FactorizedPrior, h_s: nn.Module) -> None:
+        self.prior, self.h_s = prior, h_s
+
+    def hyper(self, z_sym: np.ndarray) -> torch.Tensor:
+        with deterministic():
+            return self.h_s(self.prior.from_symbols(z_sym))
+
+
+class HyperpriorLatentCodec:
+    """``{"z", "y"}`` symbols <-> one entropy-coded chunk, through ``hyper`` and ``latent``."""
+
+    def __init__(self, hyper: HyperLatentCodec, latent: Any) -> None:
+        self.hyper, self.latent = hyper, latent
+
+    def symbols(self, y: torch.Tensor, z: torch.Tensor) -> dict[str, np.ndarray]:
+        z_sym = self.hyper.prior.to_symbols(z)
+        hyper = self.hyper.hyper(z_sym)
+        with deterministic():
+            return {"z": z_sym, "y": self.latent.symbols(y, hyper)}
+
+    def encode(self, symbols: dict[str, np.ndarray], coder: str = "ans") -> bytes:
+        enc = Encoder(coder)
+        self.hyper.prior.encode(enc, symbols["z"])
+        hyper = self.hyper.hyper(symbols["z"])
+        with deterministic():
+            self.latent.encode(enc, symbols["y"], hyper)
+        return enc.finish()
+
+    def decode(self, data: bytes, shapes: dict, coder: str = "ans") -> tuple[dict[str, np.ndarray], torch.Tensor]:
+        dec = Decoder(data, coder)
+        z_sym = self.hyper.prior.decode(dec, shape=tuple(shapes["z"]))
+        hyper = self.hyper.hyper(z_sym)
+        with deterministic():
+            y_sym, y_hat = self.latent.decode(dec, tuple(shapes["y"]), hyper)
+        return {"z": z_sym, "y": y_sym}, y_hat
+
+    def dequantize(self, symbols: dict[str, np.ndarray]) -> torch.Tensor:
+        hyper = self.hyper.hyper(symbols["z"])
+        with deterministic():
+            return self.latent.dequantize(symbols["y"], hyper)
+
+    def bits(self, symbols: dict[str, np.ndarray]) -> float:
+        hyper = self.hyper.hyper(symbols["z"])
+        with deterministic():
+            return self.hyper.prior.bits(symbols["z"]) + self.latent.bits(symbols["y"], hyper)
