@@ -70,3 +70,30 @@ class HyperpriorLatentCodec:
         hyper = self.hyper.hyper(symbols["z"])
         with deterministic():
             return self.hyper.prior.bits(symbols["z"]) + self.latent.bits(symbols["y"], hyper)
+
+
+class HyperpriorCoding:
+    """The coding steps of a hyperprior model, for models that own ``z_prior``, ``h_s`` and a
+    ``latent_codec`` (a mixin: image and audio models alike get ``symbols``, ``encode_symbols``,
+    ``decode_symbols`` and ``dequantize`` from it)."""
+
+    z_prior: FactorizedPrior
+    h_s: nn.Module
+    latent_codec: Any
+
+    @property
+    def coding(self) -> HyperpriorLatentCodec:
+        """z under the factorized prior, then y under :attr:`latent_codec` given ``h_s(z_hat)``."""
+        return HyperpriorLatentCodec(HyperLatentCodec(self.z_prior, self.h_s), self.latent_codec)
+
+    def symbols(self, lat: dict[str, torch.Tensor]) -> dict[str, np.ndarray]:
+        return self.coding.symbols(lat["y"].detach(), lat["z"].detach())
+
+    def encode_symbols(self, symbols: dict[str, np.ndarray], coder: str = "ans") -> bytes:
+        return self.coding.encode(symbols, coder)
+
+    def decode_symbols(self, data: bytes, shapes: dict, coder: str = "ans") -> tuple[dict[str, np.ndarray], torch.Tensor]:
+        return self.coding.decode(data, shapes, coder)
+
+    def dequantize(self, symbols: dict[str, np.ndarray]) -> torch.Tensor:
+        return self.coding.dequantize(symbols)

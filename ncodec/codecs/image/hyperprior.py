@@ -11,7 +11,6 @@ input ("mixed" quantization). Coding rounds ``y - mean`` and the decoder reconst
 
 from __future__ import annotations
 
-import numpy as np
 import torch
 
 from ncodec.codecs.image.base import LearnedImageModel
@@ -19,13 +18,13 @@ from ncodec.codecs.image.layers import hyperprior_transforms
 from ncodec.codecs.gain import GainUnits
 from ncodec.entropy import ConditionalPrior, FactorizedPrior
 from ncodec.entropy.gaussian_latent import GaussianConditionalLatent
-from ncodec.entropy.hyperprior_latent import HyperLatentCodec, HyperpriorLatentCodec
+from ncodec.entropy.hyperprior_latent import HyperpriorCoding
 from ncodec.entropy.quantization import ste_round
 
 DEFAULT_LAMBDAS = (0.0018, 0.0035, 0.0067, 0.0130, 0.0250, 0.0483, 0.0932)
 
 
-class HyperpriorModel(LearnedImageModel):
+class HyperpriorModel(HyperpriorCoding, LearnedImageModel):
     """``mean=False``: scale hyperprior; ``mean=True``: mean-scale hyperprior."""
 
     stride = 64
@@ -45,11 +44,6 @@ class HyperpriorModel(LearnedImageModel):
     # ------------------------------------------------------------------ shared pieces
     def _hyper_in(self, y: torch.Tensor) -> torch.Tensor:
         return y if self.mean else torch.abs(y)
-
-    @property
-    def coding(self) -> HyperpriorLatentCodec:
-        """z under the factorized prior, then y under :attr:`latent_codec` given ``h_s(z_hat)``."""
-        return HyperpriorLatentCodec(HyperLatentCodec(self.z_prior, self.h_s), self.latent_codec)
 
     # ------------------------------------------------------------------ training
     def forward(self, x: torch.Tensor, q) -> dict:
@@ -81,18 +75,6 @@ class HyperpriorModel(LearnedImageModel):
             - torch.log2(self.z_prior.likelihood(z_rate)).sum()
         return self.g_s(y_hat * self.gain.inverse_gain(qv)), bits
 
-    # ------------------------------------------------------------------ coding: the hyper-latent, then y
-    def symbols(self, lat: dict[str, torch.Tensor]) -> dict[str, np.ndarray]:
-        return self.coding.symbols(lat["y"].detach(), lat["z"].detach())
-
-    def encode_symbols(self, symbols: dict[str, np.ndarray], coder: str = "ans") -> bytes:
-        return self.coding.encode(symbols, coder)
-
-    def decode_symbols(self, data: bytes, shapes: dict, coder: str = "ans") -> tuple[dict[str, np.ndarray], torch.Tensor]:
-        return self.coding.decode(data, shapes, coder)
-
-    def dequantize(self, symbols: dict[str, np.ndarray]) -> torch.Tensor:
-        return self.coding.dequantize(symbols)
-
+    # ------------------------------------------------------------------ coding: HyperpriorCoding's steps
     def estimate_bits(self, x: torch.Tensor, q: float) -> float:
         return self.coding.bits(self.symbols(self.latents(x, q)))
