@@ -17,9 +17,10 @@ from torch import nn
 
 
 class GainUnits(nn.Module):
-    def __init__(self, channels: int, lambdas: tuple[float, ...]) -> None:
+    def __init__(self, channels: int, lambdas: tuple[float, ...], spatial_dims: int = 2) -> None:
         super().__init__()
         self.lambdas = tuple(float(x) for x in lambdas)
+        self.spatial_dims = int(spatial_dims)  # 2 for images (H, W), 1 for audio (T)
         levels = len(self.lambdas)
         # log-parametrised so gains stay positive; initialised to spread rates across levels
         init = torch.linspace(-1.0, 1.0, levels)[:, None].repeat(1, channels) * 0.5 * math.log(4.0)
@@ -37,10 +38,11 @@ class GainUnits(nn.Module):
         return torch.exp(table[i] * (1 - f) + table[i + 1] * f)  # (B, C)
 
     def gain(self, q: torch.Tensor) -> torch.Tensor:
-        return self._interp(self.log_gain, q)[:, :, None, None]
+        """``B x C x 1 ...`` (one trailing 1 per spatial dimension) for latents ``B x C x ...``."""
+        return self._interp(self.log_gain, q)[(...,) + (None,) * self.spatial_dims]
 
     def inverse_gain(self, q: torch.Tensor) -> torch.Tensor:
-        return self._interp(self.log_inv_gain, q)[:, :, None, None]
+        return self._interp(self.log_inv_gain, q)[(...,) + (None,) * self.spatial_dims]
 
     def lmbda(self, q: torch.Tensor) -> torch.Tensor:
         """The Lagrangian that quality ``q`` trains with (geometric interpolation of the levels)."""

@@ -1,1 +1,1 @@
-"""Learned audio codecs (issue 20, in progress): the wavelet-packet transform so far."""
+"""Learned audio codecs: the wavelet-packet transform and the wavelet hyperprior model (codec, training and weights to come)."""
