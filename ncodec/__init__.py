@@ -34,6 +34,17 @@ def decode(data: bytes, **options: Any) -> Media:
     return get(container.codec, **options).decode(container)
 
 
+def _learned(name: str, options: dict[str, Any], error: type[NcodecError]):
+    """The learned codec ``name``; ``error`` when it is a classical one (which has no latents)."""
+    from ncodec.codecs import get
+    from ncodec.codecs.base import LearnedCodec
+
+    codec = get(name, **options)
+    if not isinstance(codec, LearnedCodec):
+        raise error(f"{name} is not a learned codec: it has no latents")
+    return codec
+
+
 def latents(stream: bytes | str | os.PathLike, **options: Any) -> Latents:
     """The latents of a learned ``.ncd`` stream (bytes or a path): entropy decoding only, no synthesis.
 
@@ -41,25 +52,16 @@ def latents(stream: bytes | str | os.PathLike, **options: Any) -> Latents:
         >>> lat.tensors["y_hat"].shape                  # doctest: +SKIP
         (1, 192, 32, 48)
     """
-    from ncodec.codecs import get
-    from ncodec.codecs.base import LearnedCodec
     from ncodec.errors import FormatError
 
     data = stream if isinstance(stream, (bytes, bytearray)) else Path(stream).read_bytes()
     container = Container.from_bytes(bytes(data))
-    codec = get(container.codec, **options)
-    if not isinstance(codec, LearnedCodec):
-        raise FormatError(f"{container.codec} is not a learned codec: its stream has no latents")
-    return codec.latents(container)
+    return _learned(container.codec, options, FormatError).latents(container)
 
 
 def analyse(media: Media, codec: str, quality: Optional[float] = None, **options: Any) -> Latents:
     """The latents a learned codec would code for ``media`` (transform + quantization, no entropy coding)."""
-    from ncodec.codecs import get
-    from ncodec.codecs.base import LearnedCodec
-    c = get(codec, **options)
-    if not isinstance(c, LearnedCodec):
-        raise NcodecError(f"{codec} is not a learned codec: it has no latents")
+    c = _learned(codec, options, NcodecError)
     if media.kind != c.kind:
         raise NcodecError(f"{codec} codes {c.kind}, got {media.kind}")
     return c.analyse(media, quality)

@@ -44,6 +44,11 @@ class GainUnits(nn.Module):
     def inverse_gain(self, q: torch.Tensor) -> torch.Tensor:
         return self._interp(self.log_inv_gain, q)[(...,) + (None,) * self.spatial_dims]
 
+    def quality_tensor(self, q, batch: int) -> torch.Tensor:
+        """Quality as a per-item tensor on the gains' device (a number is repeated ``batch`` times)."""
+        q = torch.as_tensor(q, dtype=torch.float32, device=self.log_gain.device)
+        return q.expand(batch) if q.dim() == 0 else q
+
     def lmbda(self, q: torch.Tensor) -> torch.Tensor:
         """The Lagrangian that quality ``q`` trains with (geometric interpolation of the levels)."""
         logs = torch.log(torch.tensor(self.lambdas, dtype=q.dtype, device=q.device))

@@ -74,8 +74,8 @@ class HyperpriorLatentCodec:
 
 class HyperpriorCoding:
     """The coding steps of a hyperprior model, for models that own ``z_prior``, ``h_s`` and a
-    ``latent_codec`` (a mixin: image and audio models alike get ``symbols``, ``encode_symbols``,
-    ``decode_symbols`` and ``dequantize`` from it)."""
+    ``latent_codec`` and give ``latents(x, q)`` (a mixin: image and audio models alike get
+    ``symbols``, ``encode_symbols``, ``decode_symbols``, ``dequantize`` and ``estimate_bits``)."""
 
     z_prior: FactorizedPrior
     h_s: nn.Module
@@ -97,3 +97,8 @@ class HyperpriorCoding:
 
     def dequantize(self, symbols: dict[str, np.ndarray]) -> torch.Tensor:
         return self.coding.dequantize(symbols)
+
+    def estimate_bits(self, x: torch.Tensor, q: float) -> float:
+        """The coded size of ``x`` at quality ``q`` under the coding tables, without coding
+        (the model provides ``latents(x, q)``)."""
+        return self.coding.bits(self.symbols(self.latents(x, q)))

@@ -102,7 +102,8 @@ def run_job(job: Job) -> list[dict[str, Any]]:
             data = codec.encode(media, q)
             t_enc = time.perf_counter() - t
             t = time.perf_counter()
-            decoded = codec.decode(data)
+            container = Container.from_bytes(data)
+            decoded = codec.decode(container)
             t_dec = time.perf_counter() - t
         except Exception as exc:
             records.append({"codec": job.codec.label, "quality": q, "item": job.item,
@@ -111,7 +112,7 @@ def run_job(job: Job) -> list[dict[str, Any]]:
         rec = {"codec": job.codec.label, "quality": q, "item": job.item, "kind": job.kind,
                "encode_s": t_enc, "decode_s": t_dec}
         rec.update(measure(media, decoded, len(data), list(job.metrics), lpips_metric))
-        payload = codec.payload_bytes(Container.from_bytes(data))  # the coded media, no container
+        payload = codec.payload_bytes(container)  # the coded media, without ncodec's header
         rec["payload_bytes"] = float(payload)
         rec["payload_" + RATE_KEY[job.kind]] = rec[RATE_KEY[job.kind]] * payload / len(data)
         if job.kind == "video":

@@ -86,10 +86,6 @@ class WaveletHyperprior(HyperpriorCoding, nn.Module):
             raise ValueError(f"length {length} is not a multiple of the stride {self.stride}")
         return {"z": [1, self.N, length // self.stride], "y": [1, self.M, length // (self.stride // 4)]}
 
-    def quality_tensor(self, q, batch: int) -> torch.Tensor:
-        q = torch.as_tensor(q, dtype=torch.float32, device=next(self.parameters()).device)
-        return q.expand(batch) if q.dim() == 0 else q
-
     # ------------------------------------------------------------------ transforms
     def analysis(self, x: torch.Tensor, qv: torch.Tensor) -> torch.Tensor:
         return self.g_a(packet_analysis(x, self.levels, self.wavelet)) * self.gain.gain(qv)
@@ -100,7 +96,7 @@ class WaveletHyperprior(HyperpriorCoding, nn.Module):
 
     # ------------------------------------------------------------------ training
     def forward(self, x: torch.Tensor, q) -> dict:
-        qv = self.quality_tensor(q, x.shape[0])
+        qv = self.gain.quality_tensor(q, x.shape[0])
         y = self.analysis(x, qv)
         z_hat, z_lik = self.z_prior(self.h_a(y))
         y_hat, y_lik = self.latent_codec.forward(y, self.h_s(z_hat), self.training)
@@ -109,13 +105,10 @@ class WaveletHyperprior(HyperpriorCoding, nn.Module):
     # ------------------------------------------------------------------ the coding steps (HyperpriorCoding)
     def latents(self, x: torch.Tensor, q: float) -> dict[str, torch.Tensor]:
         with torch.no_grad():
-            y = self.analysis(x, self.quality_tensor(q, 1))
+            y = self.analysis(x, self.gain.quality_tensor(q, 1))
             return {"y": y, "z": self.h_a(y)}
-
-    def estimate_bits(self, x: torch.Tensor, q: float) -> float:
-        return self.coding.bits(self.symbols(self.latents(x, q)))
 
     def synthesise(self, y_hat: torch.Tensor, q: float) -> torch.Tensor:
         """``x_hat`` (``1 x T``) from the dequantized latent, deterministically."""
         with deterministic():
-            return self.synthesis(y_hat, self.quality_tensor(q, 1))
+            return self.synthesis(y_hat, self.gain.quality_tensor(q, 1))

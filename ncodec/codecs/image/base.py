@@ -78,8 +78,7 @@ class LearnedImageModel(nn.Module):
 
     def quality_tensor(self, q, batch: int) -> torch.Tensor:
         """Quality as a per-image tensor on the model's device."""
-        q = torch.as_tensor(q, dtype=torch.float32, device=next(self.parameters()).device)
-        return q.expand(batch) if q.dim() == 0 else q
+        return self.gain.quality_tensor(q, batch)
 
     @property
     def synthesis_input(self) -> nn.Module:

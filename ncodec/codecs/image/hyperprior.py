@@ -74,7 +74,3 @@ class HyperpriorModel(HyperpriorCoding, LearnedImageModel):
         bits = -torch.log2(self.y_prior.likelihood(y_rate, scales, means)).sum() \
             - torch.log2(self.z_prior.likelihood(z_rate)).sum()
         return self.g_s(y_hat * self.gain.inverse_gain(qv)), bits
-
-    # ------------------------------------------------------------------ coding: HyperpriorCoding's steps
-    def estimate_bits(self, x: torch.Tensor, q: float) -> float:
-        return self.coding.bits(self.symbols(self.latents(x, q)))
