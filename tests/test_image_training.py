@@ -46,7 +46,7 @@ def test_quality_sampling_leans_to_high_rates_and_refuses_a_bad_power(train_dir,
     import torch
 
     from ncodec.cli.main import main
-    from ncodec.codecs.image.training import sample_qualities
+    from ncodec.codecs.training import sample_qualities
 
     torch.manual_seed(0)
     uniform, high = sample_qualities(20_000, 1.0), sample_qualities(20_000, 0.5)
@@ -171,10 +171,10 @@ def test_fp16_weights_leave_the_architecture_constants_alone(train_dir, tmp_path
     import torch
 
     from ncodec.cli.main import main
-    from ncodec.codecs.image.base import is_constant_buffer
+    from ncodec.codecs.model_state import is_constant_buffer
     from ncodec.codecs.image.codec import load_model
     from ncodec.codecs.image.registry import build_model
-    from ncodec.codecs.image.training import init_from
+    from ncodec.codecs.training import init_from
 
     assert main(_args(train_dir, tmp_path / "run", 2) + ["--snapshot-every", "2"]) == 0
     w = tmp_path / "w.safetensors"

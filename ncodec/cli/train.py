@@ -1,4 +1,4 @@
-"""``ncodec train image``: train (or resume) a learned image codec."""
+"""``ncodec train image|audio``: train (or resume) a learned codec; ``ncodec train export``."""
 
 from __future__ import annotations
 
@@ -20,26 +20,27 @@ def add_parser(sub) -> None:
     i.add_argument("--lr", type=float, default=5e-4)
     i.add_argument("--N", type=int, default=128)
     i.add_argument("--M", type=int, default=192)
-    i.add_argument("--device", default="auto", help="auto (CUDA when present), cpu, cuda, cuda:1 ...")
-    i.add_argument("--threads", type=int, default=0, help="torch CPU threads (0 = torch's default)")
-    i.add_argument("--checkpoint-minutes", type=float, default=5.0)
-    i.add_argument("--val-every", type=int, default=500)
-    i.add_argument("--seed", type=int, default=0)
-    i.add_argument("--snapshot-every", type=int, default=0,
-                   help="keep fp16 weights every N steps in RUN_DIR/snapshots (training-time curves)")
-    i.add_argument("--init", default="", metavar="WEIGHTS|RUN_DIR",
-                   help="start a new run from these weights (tensors with matching names and shapes)")
-    i.add_argument("--freeze", default="", metavar="PREFIXES",
-                   help="comma-separated parameter-name prefixes kept fixed, e.g. g_a,g_s,gain")
-    i.add_argument("--q-power", type=float, default=1.0, metavar="P",
-                   help="draw training qualities as u**P, u uniform (1 = uniform; 0.5 trains high rates more)")
+    _common(i)
     i.add_argument("--revive-dead", action="store_true",
                    help="with --init: reset latent channels whose gain collapsed (checkerboard; measured on the "
                         "shipped model: the revived channels collapsed again within 4,000 steps)")
     i.add_argument("--downscale", type=float, default=1.0, metavar="F",
                    help="shrink training images by F first (2 undoes 4:2:0 JPEG chroma and softness)")
-    i.add_argument("--out", type=Path, required=True, metavar="RUN_DIR")
-    i.add_argument("--no-progress", action="store_true")
+    a = media.add_parser("audio", help="learned audio codec")
+    a.add_argument("--arch", default="wavelet", choices=["wavelet"])
+    a.add_argument("--data", nargs="+", required=True,
+                   help="training audio folders (never the dev sets); their held-out speakers validate")
+    a.add_argument("--val-data", nargs="*", default=[], help="validation audio instead of the held-out speakers")
+    a.add_argument("--steps", type=int, default=100_000)
+    a.add_argument("--batch", type=int, default=16)
+    a.add_argument("--crop-seconds", type=float, default=1.0)
+    a.add_argument("--sample-rate", type=int, default=16_000)
+    a.add_argument("--lr", type=float, default=5e-4)
+    a.add_argument("--C", type=int, default=96, help="transform width")
+    a.add_argument("--M", type=int, default=32, help="latent channels")
+    a.add_argument("--N", type=int, default=32, help="hyper-latent channels")
+    a.add_argument("--waveform-weight", type=float, default=1.0, help="weight of the waveform term in D")
+    _common(a)
     x = media.add_parser("export", help="write a training run's current model as a weights file")
     x.add_argument("run_dir", type=Path, metavar="RUN_DIR")
     x.add_argument("output", type=Path, metavar="OUT.safetensors")
@@ -48,24 +49,71 @@ def add_parser(sub) -> None:
                    help="leave out tensors equal to this file's (it must sit next to OUT)")
 
 
+def _common(p) -> None:
+    """The options every medium's training shares (:class:`ncodec.codecs.training.LoopConfig`)."""
+    p.add_argument("--device", default="auto", help="auto (CUDA when present), cpu, cuda, cuda:1 ...")
+    p.add_argument("--threads", type=int, default=0, help="torch CPU threads (0 = torch's default)")
+    p.add_argument("--checkpoint-minutes", type=float, default=5.0)
+    p.add_argument("--val-every", type=int, default=500)
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--snapshot-every", type=int, default=0,
+                   help="keep fp16 weights every N steps in RUN_DIR/snapshots (training-time curves)")
+    p.add_argument("--init", default="", metavar="WEIGHTS|RUN_DIR",
+                   help="start a new run from these weights (tensors with matching names and shapes)")
+    p.add_argument("--freeze", default="", metavar="PREFIXES",
+                   help="comma-separated parameter-name prefixes kept fixed, e.g. g_a,g_s,gain")
+    p.add_argument("--q-power", type=float, default=1.0, metavar="P",
+                   help="draw training qualities as u**P, u uniform (1 = uniform; 0.5 trains high rates more)")
+    p.add_argument("--out", type=Path, required=True, metavar="RUN_DIR")
+    p.add_argument("--no-progress", action="store_true")
+
+
+def _loop_options(args: argparse.Namespace) -> dict:
+    return dict(arch=args.arch, data=[str(d) for d in args.data], val_data=[str(d) for d in args.val_data],
+                steps=args.steps, batch=args.batch, lr=args.lr, device=args.device, threads=args.threads,
+                checkpoint_minutes=args.checkpoint_minutes, val_every=args.val_every, seed=args.seed,
+                snapshot_every=args.snapshot_every, init=args.init,
+                freeze=[p for p in args.freeze.split(",") if p], q_power=args.q_power)
+
+
+def _export(args: argparse.Namespace) -> None:
+    import json
+
+    import torch
+
+    from ncodec.codecs.audio.registry import ARCHS as AUDIO_ARCHS
+    from ncodec.errors import NcodecError
+
+    cfg_path = args.run_dir / "config.json"
+    if not cfg_path.is_file():
+        raise NcodecError(f"{args.run_dir} has no config.json: not a training run")
+    try:
+        arch = json.loads(cfg_path.read_text()).get("arch")
+    except (ValueError, AttributeError):
+        raise NcodecError(f"{cfg_path} is not a training run's config") from None
+    if arch in AUDIO_ARCHS:
+        from ncodec.codecs.audio.training import export_weights
+    else:
+        from ncodec.codecs.image.training import export_weights
+    info = export_weights(args.run_dir, args.output, torch.float16 if args.fp16 else None, args.base)
+    p = info["provenance"]
+    shared = f", {info['shared_with_base']} tensors from {args.base.name}" if args.base else ""
+    print(f"{args.output}: {info['config']['arch']} at step {p['step']} ({p['hours']} h), {p['dtype']}{shared}")
+
+
 def run(args: argparse.Namespace) -> None:
     if args.medium == "export":
-        import torch
-
-        from ncodec.codecs.image.training import export_weights
-
-        info = export_weights(args.run_dir, args.output, torch.float16 if args.fp16 else None, args.base)
-        p = info["provenance"]
-        shared = f", {info['shared_with_base']} tensors from {args.base.name}" if args.base else ""
-        print(f"{args.output}: {info['config']['arch']} at step {p['step']} ({p['hours']} h), {p['dtype']}{shared}")
+        _export(args)
         return
-    from ncodec.codecs.image.training import TrainConfig, train
+    if args.medium == "audio":
+        from ncodec.codecs.audio.training import AudioTrainConfig, train
 
-    cfg = TrainConfig(arch=args.arch, data=[str(d) for d in args.data], val_data=[str(d) for d in args.val_data],
-                      steps=args.steps, batch=args.batch, crop=args.crop, lr=args.lr, N=args.N, M=args.M,
-                      device=args.device, threads=args.threads, checkpoint_minutes=args.checkpoint_minutes,
-                      val_every=args.val_every, seed=args.seed, snapshot_every=args.snapshot_every,
-                      init=args.init, freeze=[p for p in args.freeze.split(",") if p], q_power=args.q_power,
-                      revive_dead=args.revive_dead, downscale=args.downscale)
+        cfg = AudioTrainConfig(**_loop_options(args), crop_seconds=args.crop_seconds, sample_rate=args.sample_rate,
+                               C=args.C, M=args.M, N=args.N, waveform_weight=args.waveform_weight)
+    else:
+        from ncodec.codecs.image.training import TrainConfig, train
+
+        cfg = TrainConfig(**_loop_options(args), crop=args.crop, N=args.N, M=args.M,
+                          revive_dead=args.revive_dead, downscale=args.downscale)
     result = train(cfg, args.out, progress=not args.no_progress)
     print(f"{args.out}: step {result['step']}, {result['seconds'] / 3600:.2f} h of training")

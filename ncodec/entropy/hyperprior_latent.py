@@ -98,6 +98,10 @@ class HyperpriorCoding:
     def dequantize(self, symbols: dict[str, np.ndarray]) -> torch.Tensor:
         return self.coding.dequantize(symbols)
 
+    def aux_loss(self) -> torch.Tensor:
+        """The factorized prior's quantile loss (training fits its tails with its own optimizer)."""
+        return self.z_prior.aux_loss()
+
     def estimate_bits(self, x: torch.Tensor, q: float) -> float:
         """The coded size of ``x`` at quality ``q`` under the coding tables, without coding
         (the model provides ``latents(x, q)``)."""

@@ -24,8 +24,9 @@ from ncodec.entropy import ConditionalPrior, FactorizedPrior
 from ncodec.entropy.gaussian_latent import GaussianConditionalLatent
 from ncodec.entropy.hyperprior_latent import HyperpriorCoding
 
-#: Lagrangians of the gain levels (distortion in the training loss's units)
-DEFAULT_LAMBDAS = (0.002, 0.005, 0.0125, 0.03, 0.075, 0.19, 0.47)
+#: Lagrangians of the gain levels, in the training loss's units (kbit/s per unit of
+#: :func:`~ncodec.codecs.audio.loss.rd_loss`'s distortion), x2.5 apart
+DEFAULT_LAMBDAS = (2.0, 5.0, 12.5, 31.25, 78.0, 195.0, 488.0)
 
 
 def _down(cin: int, cout: int) -> nn.Conv1d:

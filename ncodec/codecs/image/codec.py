@@ -34,7 +34,7 @@ DECODE_BYTES_PER_PIXEL = 640
 def load_model(arch: str, path: Path) -> LearnedImageModel:
     """Build ``arch`` from an ncodec weights file or a CompressAI checkpoint."""
     from ncodec.checkpoint import load_weights
-    from ncodec.codecs.image.base import is_constant_buffer
+    from ncodec.codecs.model_state import is_constant_buffer
     from ncodec.codecs.image.interop import is_compressai_state, load_compressai_checkpoint
     from ncodec.codecs.image.registry import build_model
 

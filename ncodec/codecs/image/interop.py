@@ -17,7 +17,8 @@ from typing import Optional
 
 import torch
 
-from ncodec.codecs.image.base import LearnedImageModel, is_constant_buffer
+from ncodec.codecs.image.base import LearnedImageModel
+from ncodec.codecs.model_state import is_constant_buffer
 from ncodec.codecs.image.registry import build_model
 from ncodec.errors import NcodecError
 
