@@ -13,7 +13,7 @@ def build_model(arch: str, **config: Any):
     if arch == "wavelet":
         from ncodec.codecs.audio.wavelet_model import WaveletHyperprior
 
-        kw = {k: config[k] for k in ("levels", "wavelet", "C", "M", "N", "variable_rate") if k in config}
+        kw = {k: config[k] for k in ("levels", "wavelet", "C", "M", "N", "variable_rate", "sample_rate") if k in config}
         if "lambdas" in config:
             kw["lambdas"] = tuple(config["lambdas"])
         return WaveletHyperprior(**kw)

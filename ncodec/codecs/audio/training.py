@@ -46,7 +46,7 @@ class AudioTrainConfig(LoopConfig):
     FIXED = ("arch", "C", "M", "N", "levels", "sample_rate", "batch", "freeze")
 
     def model_config(self) -> dict:
-        return {"C": self.C, "M": self.M, "N": self.N, "levels": self.levels}
+        return {"C": self.C, "M": self.M, "N": self.N, "levels": self.levels, "sample_rate": self.sample_rate}
 
 
 def _round_to(n: int, stride: int) -> int:
@@ -111,7 +111,8 @@ def train(cfg: AudioTrainConfig, run_dir: Path, progress: bool = True) -> dict:
 
 
 def _build_from_run(cfg: dict):
-    return build_model(cfg["arch"], C=cfg["C"], M=cfg["M"], N=cfg["N"], levels=cfg["levels"])
+    return build_model(cfg["arch"], C=cfg["C"], M=cfg["M"], N=cfg["N"], levels=cfg["levels"],
+                       sample_rate=cfg["sample_rate"])
 
 
 def export_weights(run_dir: Path, out: Path, dtype: Optional[torch.dtype] = None,

@@ -53,8 +53,10 @@ class WaveletHyperprior(HyperpriorCoding, nn.Module):
     """See the module docstring; ``C`` is the transforms' width, ``M`` / ``N`` the latent / hyper-latent channels."""
 
     def __init__(self, levels: int = 4, wavelet: str = "bior4.4", C: int = 96, M: int = 32, N: int = 32, *,
-                 lambdas: tuple[float, ...] = DEFAULT_LAMBDAS, variable_rate: bool = True) -> None:
+                 lambdas: tuple[float, ...] = DEFAULT_LAMBDAS, variable_rate: bool = True,
+                 sample_rate: int = 16_000) -> None:
         super().__init__()
+        self.sample_rate = int(sample_rate)  # what the model was trained at (the codec resamples to it)
         self.levels, self.wavelet = int(levels), str(wavelet)
         self.C, self.M, self.N, self.variable_rate = int(C), int(M), int(N), bool(variable_rate)
         bands = 1 << self.levels
@@ -74,13 +76,19 @@ class WaveletHyperprior(HyperpriorCoding, nn.Module):
         self.arch = "wavelet"
 
     @property
+    def frame(self) -> int:
+        """Samples per latent (``y``) frame."""
+        return (1 << self.levels) * 8
+
+    @property
     def stride(self) -> int:
         """Samples per hyper-latent frame: input lengths must be multiples of it."""
         return (1 << self.levels) * 8 * 4
 
     def config(self) -> dict:
         return {"arch": self.arch, "levels": self.levels, "wavelet": self.wavelet, "C": self.C, "M": self.M,
-                "N": self.N, "lambdas": list(self.gain.lambdas), "variable_rate": self.variable_rate}
+                "N": self.N, "lambdas": list(self.gain.lambdas), "variable_rate": self.variable_rate,
+                "sample_rate": self.sample_rate}
 
     def latent_shapes(self, length: int) -> dict[str, list[int]]:
         if length % self.stride:
