@@ -14,8 +14,7 @@ import torch
 
 import ncodec
 from ncodec.checkpoint import save_weights
-from ncodec.codecs.audio import codec as audio_codec
-from ncodec.codecs.audio.codec import WaveletAudioCodec
+from ncodec.codecs.audio.wavelet_codec import WaveletAudioCodec
 from ncodec.codecs.audio.registry import build_model
 from ncodec.container import Container
 from ncodec.datasets.samples import load_sample
@@ -86,7 +85,7 @@ def test_segments_join_without_seams(codec, monkeypatch):
     padded = np.zeros(-(-a.num_samples // 512) * 512, np.float32)
     padded[: a.num_samples] = a.samples[0]
     y_one, x_one = codec._analysis(padded, 0.5), codec.synthesise(lat).samples
-    monkeypatch.setattr(audio_codec, "SEGMENT_FRAMES", 8)
+    monkeypatch.setattr(WaveletAudioCodec, "segment", 8)
     y_cut = codec._analysis(padded, 0.5)
     lat.side["segment"] = 8
     x_cut = codec.synthesise(lat).samples
@@ -117,7 +116,7 @@ def test_decode_is_bit_exact_across_thread_counts(weights, tmp_path):
     (tmp_path / "s.ncd").write_bytes(data)
     script = textwrap.dedent(f"""
         import sys, torch, numpy as np
-        from ncodec.codecs.audio.codec import WaveletAudioCodec
+        from ncodec.codecs.audio.wavelet_codec import WaveletAudioCodec
         torch.set_num_threads(int(sys.argv[1]))
         x = WaveletAudioCodec(weights={str(weights)!r}).decode(open({str(tmp_path / 's.ncd')!r}, 'rb').read())
         np.save(sys.argv[2], x.samples)
@@ -136,7 +135,7 @@ def test_ten_minutes_code_in_bounded_memory(weights, tmp_path):
     script = textwrap.dedent(f"""
         import resource, numpy as np, torch
         import ncodec
-        from ncodec.codecs.audio.codec import WaveletAudioCodec
+        from ncodec.codecs.audio.wavelet_codec import WaveletAudioCodec
         torch.set_num_threads(1)
         codec = WaveletAudioCodec(weights={str(weights)!r})
         n = 16_000 * 600

@@ -34,7 +34,7 @@ _CLASSICAL_VIDEO = "ncodec.codecs.classical.video"
 _CLASSICAL_AUDIO = "ncodec.codecs.classical.audio"
 _LEARNED_IMAGE = "ncodec.codecs.image.codec"
 _LEARNED_VIDEO = "ncodec.codecs.video.codec"
-_LEARNED_AUDIO = "ncodec.codecs.audio.codec"
+_LEARNED_AUDIO_WAVELET = "ncodec.codecs.audio.wavelet_codec"
 
 ENTRIES: tuple[Entry, ...] = (
     Entry("jpeg", "image", _CLASSICAL_IMAGE, "JpegCodec"),
@@ -56,7 +56,7 @@ ENTRIES: tuple[Entry, ...] = (
     Entry("aac", "audio", _CLASSICAL_AUDIO, "AacCodec"),
     Entry("mp3", "audio", _CLASSICAL_AUDIO, "Mp3Codec"),
     Entry("flac", "audio", _CLASSICAL_AUDIO, "FlacCodec"),
-    Entry("wavelet-audio", "audio", _LEARNED_AUDIO, "WaveletAudioCodec"),
+    Entry("wavelet-audio", "audio", _LEARNED_AUDIO_WAVELET, "WaveletAudioCodec"),
 )
 _BY_NAME = {e.name: e for e in ENTRIES}
 
