@@ -1,6 +1,6 @@
-"""The learned audio codec (random weights): exact length and rate back, segments without seams,
+"""The learned audio codecs (random weights): exact length and rate back, segments without seams,
 honest rate estimates, bit-exact decoding across thread counts, bounded memory on long input,
-refused corrupt streams and the command line."""
+refused corrupt streams and the command line; the token prior's skewed tables code exactly."""
 
 from __future__ import annotations
 
@@ -14,31 +14,52 @@ import torch
 
 import ncodec
 from ncodec.checkpoint import save_weights
+from ncodec.codecs.audio.token_codec import TokenAudioCodec
 from ncodec.codecs.audio.wavelet_codec import WaveletAudioCodec
+from ncodec.codecs.model_state import learned_state
 from ncodec.codecs.audio.registry import build_model
 from ncodec.container import Container
 from ncodec.datasets.samples import load_sample
 from ncodec.errors import CorruptStreamError, LimitError, NcodecError
 
 
-def make_weights(path, seed=0, C=32):
+CODECS = {"wavelet-audio": WaveletAudioCodec, "rvq-audio": TokenAudioCodec}
+
+
+def make_weights(path, arch="wavelet", seed=0):
     torch.manual_seed(seed)
-    model = build_model("wavelet", C=C, M=16, N=16)
-    with torch.no_grad():  # latents of a realistic magnitude
-        model.g_a[-1].weight.mul_(40.0)
-        model.post.weight.normal_(0, 0.05)
-    save_weights(model.state_dict(), path, {"config": model.config()})
+    if arch == "wavelet":
+        model = build_model("wavelet", C=32, M=16, N=16)
+        with torch.no_grad():  # latents of a realistic magnitude
+            model.g_a[-1].weight.mul_(40.0)
+            model.post.weight.normal_(0, 0.05)
+    else:
+        model = build_model("rvq", C=32, D=16, codebooks=8, size=64, hidden=32)
+    save_weights(learned_state(model), path, {"config": model.config()})
     return path
 
 
-@pytest.fixture(scope="module")
-def weights(tmp_path_factory):
-    return make_weights(tmp_path_factory.mktemp("w") / "wavelet-audio.safetensors")
+@pytest.fixture(scope="module", params=list(CODECS))
+def weights(request, tmp_path_factory):
+    arch = CODECS[request.param].arch
+    return request.param, make_weights(tmp_path_factory.mktemp("w") / f"{arch}.safetensors", arch)
 
 
 @pytest.fixture(scope="module")
 def codec(weights):
-    return WaveletAudioCodec(weights=weights)
+    name, path = weights
+    return CODECS[name](weights=path)
+
+
+def _q(codec, q):
+    """Quality ``q`` in [0, 1] as the codec's knob (codebooks for the token codec)."""
+    if codec.integer_quality:
+        return round(1 + q * (codec.model.codebooks - 1))
+    return q
+
+
+def _load(name, path):
+    return CODECS[name](weights=path)
 
 
 def speech(seconds=None, rate=16_000, channels=1):
@@ -54,90 +75,101 @@ def speech(seconds=None, rate=16_000, channels=1):
 @pytest.mark.parametrize("rate,channels,seconds", [(16_000, 1, 1.3), (44_100, 2, 0.77), (8_000, 1, 0.05)])
 def test_round_trip_returns_the_input_length_rate_and_channels(codec, rate, channels, seconds):
     a = speech(seconds, rate, channels)
-    data = codec.encode(a, 0.5)
+    data = codec.encode(a, _q(codec, 0.5))
     b = codec.decode(data)
     assert b.sample_rate == rate and b.samples.shape == a.samples.shape and b.samples.dtype == np.float32
     assert np.isfinite(b.samples).all() and np.abs(b.samples).max() <= 1.0
     assert np.array_equal(b.samples, codec.decode(data).samples)
     c = Container.from_bytes(data)
-    assert set(c.chunks) == {"hyper", "latents"} and c.params["delay"] == 0
-    assert sum(c.params["hyper_sizes"]) == len(c.chunks["hyper"])
+    assert c.params["delay"] == 0
+    if codec.name == "wavelet-audio":
+        assert set(c.chunks) == {"hyper", "latents"} and sum(c.params["hyper_sizes"]) == len(c.chunks["hyper"])
+    else:
+        assert set(c.chunks) == {"tokens"}
 
 
 @pytest.mark.parametrize("q", [0.0, 0.5, 1.0])
 def test_coded_size_is_within_one_percent_and_64_bytes_of_the_estimate(codec, q):
     a = speech()
-    c = codec.open(codec.encode(a, q))
-    assert abs(codec.payload_bytes(c) - codec.estimate_bits(a, q) / 8) <= 0.01 * codec.payload_bytes(c) + 64
+    c = codec.open(codec.encode(a, _q(codec, q)))
+    assert abs(codec.payload_bytes(c) - codec.estimate_bits(a, _q(codec, q)) / 8) <= 0.01 * codec.payload_bytes(c) + 64
 
 
 def test_higher_quality_costs_more(codec):
     a = speech()
-    assert len(codec.encode(a, 0.0)) < len(codec.encode(a, 1.0))
+    assert len(codec.encode(a, _q(codec, 0.0))) < len(codec.encode(a, _q(codec, 1.0)))
 
 
 def test_segments_join_without_seams(codec, monkeypatch):
-    """Cut into segments of 8 hyper-latent frames (0.26 s), analysis and synthesis give what one
+    """Cut into segments of 8 strides (0.26 s / 0.16 s), analysis and synthesis give what one
     segment gives, to float rounding: the margins cover the transforms' receptive fields."""
     a = speech(2.0)
-    data = codec.encode(a, 0.5)
-    lat = codec.from_chunks(codec.open(data))
-    padded = np.zeros(-(-a.num_samples // 512) * 512, np.float32)
-    padded[: a.num_samples] = a.samples[0]
-    y_one, x_one = codec._analysis(padded, 0.5), codec.synthesise(lat).samples
-    monkeypatch.setattr(WaveletAudioCodec, "segment", 8)
-    y_cut = codec._analysis(padded, 0.5)
+    m = codec.model
+    lat = codec.analyse(a, _q(codec, 0.5))
+    padded = codec._model_signal(a)
+    analysis = (lambda x: m.analysis(x, m.gain.quality_tensor(0.5, 1))) if codec.name == "wavelet-audio" else m.analysis
+    frame = getattr(m, "frame", m.stride)
+    one = codec._windowed_analysis(padded, analysis, frame, codec.segment)
+    x_one = codec.synthesise(lat).samples
+    monkeypatch.setattr(type(codec), "segment", 8)
+    cut = codec._windowed_analysis(padded, analysis, frame, 8)
     lat.side["segment"] = 8
     x_cut = codec.synthesise(lat).samples
-    assert y_cut.shape == y_one.shape and torch.allclose(y_cut, y_one, atol=1e-4)
+    assert cut.shape == one.shape and torch.allclose(cut, one, atol=1e-4)
     # the periodized packet transform wraps each window: the signal's first and last 64 ms differ
     edge = 1024
     assert np.abs(x_cut - x_one)[:, edge:-edge].max() < 1e-4
-    c = Container.from_bytes(codec.encode(a, 0.5))
-    assert c.params["segment"] == 8 and len(c.params["latent_sizes"]) == -(-a.num_samples // (8 * 512))
+    c = Container.from_bytes(codec.encode(a, _q(codec, 0.5)))
+    assert c.params["segment"] == 8
     assert codec.decode(c.to_bytes()).samples.shape == a.samples.shape
 
 
 def test_latents_without_synthesis(codec, monkeypatch):
     a = speech(1.0)
-    data = codec.encode(a, 0.7)
+    q = _q(codec, 0.7)
+    data = codec.encode(a, q)
     monkeypatch.setattr(type(codec.model), "synthesis", lambda *a, **k: pytest.fail("synthesis ran"))
     lat = codec.latents(data)
-    assert lat.codec == "wavelet-audio" and lat.quality == 0.7
-    assert lat.tensors["y"].shape == (1, 16, 4 * 32) and lat.tensors["z"].shape == (1, 16, 32)
-    assert lat.tensors["y_hat"].dtype == np.float32
-    analysed = codec.analyse(a, 0.7)
-    assert np.array_equal(analysed.tensors["y"], lat.tensors["y"])
+    assert lat.codec == codec.name and lat.quality == q
+    analysed = codec.analyse(a, q)
+    if codec.name == "wavelet-audio":
+        assert lat.tensors["y"].shape == (1, 16, 4 * 32) and lat.tensors["z"].shape == (1, 16, 32)
+        assert lat.tensors["y_hat"].dtype == np.float32 and np.array_equal(analysed.tensors["y"], lat.tensors["y"])
+    else:
+        assert lat.tensors["tokens"].shape == (1, q, 50) and lat.tensors["v_hat"].shape == (1, 16, 50)
+        assert np.array_equal(analysed.tensors["tokens"], lat.tensors["tokens"])
 
 
 def test_decode_is_bit_exact_across_thread_counts(weights, tmp_path):
-    a = speech(1.5)
-    data = WaveletAudioCodec(weights=weights).encode(a, 0.5)
+    name, path = weights
+    codec = _load(name, path)
+    data = codec.encode(speech(1.5), _q(codec, 0.5))
     (tmp_path / "s.ncd").write_bytes(data)
     script = textwrap.dedent(f"""
         import sys, torch, numpy as np
-        from ncodec.codecs.audio.wavelet_codec import WaveletAudioCodec
+        from ncodec.codecs.registry import get
         torch.set_num_threads(int(sys.argv[1]))
-        x = WaveletAudioCodec(weights={str(weights)!r}).decode(open({str(tmp_path / 's.ncd')!r}, 'rb').read())
+        x = get({name!r}, weights={str(path)!r}).decode(open({str(tmp_path / 's.ncd')!r}, 'rb').read())
         np.save(sys.argv[2], x.samples)
     """)
     outs = []
     for t in (1, 2):
-        path = tmp_path / f"out{t}.npy"
-        subprocess.run([sys.executable, "-c", script, str(t), str(path)], check=True)
-        outs.append(np.load(path))
+        out = tmp_path / f"out{t}.npy"
+        subprocess.run([sys.executable, "-c", script, str(t), str(out)], check=True)
+        outs.append(np.load(out))
     assert np.array_equal(outs[0], outs[1])
 
 
-def test_ten_minutes_code_in_bounded_memory(weights, tmp_path):
+def test_ten_minutes_code_in_bounded_memory(tmp_path):
     """10 minutes of a synthetic signal: peak memory above the loaded model stays far below what
     one pass of the transforms over the whole signal would take (about 2 GB)."""
+    path = make_weights(tmp_path / "w.safetensors")
     script = textwrap.dedent(f"""
         import resource, numpy as np, torch
         import ncodec
         from ncodec.codecs.audio.wavelet_codec import WaveletAudioCodec
         torch.set_num_threads(1)
-        codec = WaveletAudioCodec(weights={str(weights)!r})
+        codec = WaveletAudioCodec(weights={str(path)!r})
         n = 16_000 * 600
         t = np.arange(n) / 16_000
         x = (0.3 * np.sin(2 * np.pi * 220 * t) * np.sin(2 * np.pi * 0.5 * t)).astype(np.float32)[None]
@@ -154,48 +186,75 @@ def test_ten_minutes_code_in_bounded_memory(weights, tmp_path):
 
 
 def test_corrupt_and_hostile_streams_fail_with_ncodec_errors(codec):
-    data = codec.encode(speech(1.0), 0.5)
+    data = codec.encode(speech(1.0), _q(codec, 0.5))
     c = Container.from_bytes(data)
-    bad = [
-        {**c.params, "latent_sizes": c.params["latent_sizes"] + [3]},
-        {**c.params, "hyper_sizes": [-1]},
-        {**c.params, "coder": "nope"},
-        {**c.params, "latent_sizes": "x"},
-    ]
+
+    def decode(media=c.media, params=c.params, chunks=c.chunks, quality=c.quality):
+        return codec.decode(Container(c.codec, c.codec_version, media, chunks, params, c.weights, quality).to_bytes())
+
+    bad = [{**c.params, "coder": "nope"}, {**c.params, "segment": 0}, {**c.params, "segment": True}]
+    if codec.name == "wavelet-audio":
+        bad += [{**c.params, "latent_sizes": c.params["latent_sizes"] + [3]}, {**c.params, "hyper_sizes": [-1]},
+                {**c.params, "latent_sizes": "x"}]
     for params in bad:
         with pytest.raises(CorruptStreamError):
-            codec.decode(Container(c.codec, c.codec_version, c.media, c.chunks, params, c.weights, c.quality).to_bytes())
+            decode(params=params)
     for media in ({**c.media, "sample_rate": 0}, {**c.media, "sample_rate": "16k"}, {**c.media, "shape": [1, 0]}):
         with pytest.raises(NcodecError):
-            codec.decode(Container(c.codec, c.codec_version, media, c.chunks, c.params, c.weights, c.quality).to_bytes())
-    hostile = {**c.media, "shape": [1, 16_000 * 3600 * 100]}
+            decode(media=media)
     with pytest.raises(LimitError):
-        codec.decode(Container(c.codec, c.codec_version, hostile, c.chunks, c.params, c.weights, c.quality).to_bytes())
-    chunks = {**c.chunks, "latents": bytes(len(c.chunks["latents"]))}
-    try:
-        codec.decode(Container(c.codec, c.codec_version, c.media, chunks, c.params, c.weights, c.quality).to_bytes())
-    except NcodecError:
-        pass  # zeroed payload bytes may decode to something or be refused, never crash
+        decode(media={**c.media, "shape": [1, 16_000 * 3600 * 100]})
+    if codec.name == "rvq-audio":
+        with pytest.raises(NcodecError):
+            decode(quality=float(codec.model.codebooks + 1))
+    for name, chunk in c.chunks.items():
+        for damaged in (bytes(len(chunk)), chunk[: len(chunk) // 2], chunk[:-4] + b"\xff\xff\xff\xff"):
+            try:
+                decode(chunks={**c.chunks, name: damaged})
+            except NcodecError:
+                pass  # damaged payload bytes may decode to other audio or be refused, never crash
 
 
 def test_cli_round_trip_wav_and_flac(weights, tmp_path, capsys):
     from ncodec.cli.main import main
     from ncodec.media_io.audio import read_audio, write_audio
 
+    name, path = weights
     a = speech(0.9, 22_050, 2)
     for ext in ("wav", "flac"):
         src = tmp_path / f"in.{ext}"
         write_audio(a, src)
         ncd, out = tmp_path / f"{ext}.ncd", tmp_path / f"out-{ext}.wav"
-        assert main(["encode", str(src), str(ncd), "--codec", "wavelet-audio", "--weights", str(weights)]) == 0
-        assert main(["decode", str(ncd), str(out), "--weights", str(weights)]) == 0
+        assert main(["encode", str(src), str(ncd), "--codec", name, "--weights", str(path)]) == 0
+        assert main(["decode", str(ncd), str(out), "--weights", str(path)]) == 0
         b = read_audio(out)
         assert b.sample_rate == 22_050 and b.samples.shape == a.samples.shape
+    capsys.readouterr()
     assert main(["info", str(ncd)]) == 0
     shown = capsys.readouterr().out
-    assert "hyper" in shown and "latents" in shown
+    assert all(part in shown for part in ((["hyper", "latents"]) if name == "wavelet-audio" else ["tokens"]))
 
 
 def test_missing_weights_say_how_to_train_them(tmp_path):
-    with pytest.raises(NcodecError, match="ncodec train audio"):
-        WaveletAudioCodec(weights=tmp_path / "none.safetensors").encode(speech(0.1))
+    for cls in CODECS.values():
+        with pytest.raises(NcodecError, match=f"ncodec train audio --arch {cls.arch}"):
+            cls(weights=tmp_path / "none.safetensors").encode(speech(0.1))
+
+
+def test_a_skewed_token_prior_codes_exactly_and_saves_bits(tmp_path):
+    """A prior that favours some tokens (trained priors do) codes the same tokens in fewer bits
+    than fixed-length indices, and the decoder, walking the prior symbol by symbol, gets them back."""
+    torch.manual_seed(1)
+    model = build_model("rvq", C=32, D=16, codebooks=8, size=64, hidden=32)
+    with torch.no_grad():
+        model.prior.bias.copy_(torch.linspace(4, -4, 64).repeat(8, 1))
+        model.rvq.embed.mul_(torch.linspace(0, 30, 64)[None, :, None])  # low indices nearest: most tokens
+    path = tmp_path / "skewed.safetensors"
+    save_weights(learned_state(model), path, {"config": model.config()})
+    for coder in ("ans", "range"):
+        codec = TokenAudioCodec(weights=path, coder=coder)
+        a = speech(1.0)
+        data = codec.encode(a, 8)
+        lat = codec.latents(data)
+        assert np.array_equal(lat.tensors["tokens"], codec.analyse(a, 8).tensors["tokens"])
+        assert codec.payload_bytes(codec.open(data)) < 0.9 * codec.fixed_length_bits(lat) / 8

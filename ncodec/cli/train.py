@@ -27,7 +27,7 @@ def add_parser(sub) -> None:
     i.add_argument("--downscale", type=float, default=1.0, metavar="F",
                    help="shrink training images by F first (2 undoes 4:2:0 JPEG chroma and softness)")
     a = media.add_parser("audio", help="learned audio codec")
-    a.add_argument("--arch", default="wavelet", choices=["wavelet"])
+    a.add_argument("--arch", default="wavelet", choices=["wavelet", "rvq"])
     a.add_argument("--data", nargs="+", required=True,
                    help="training audio folders (never the dev sets); their held-out speakers validate")
     a.add_argument("--val-data", nargs="*", default=[], help="validation audio instead of the held-out speakers")
@@ -37,8 +37,10 @@ def add_parser(sub) -> None:
     a.add_argument("--sample-rate", type=int, default=16_000)
     a.add_argument("--lr", type=float, default=5e-4)
     a.add_argument("--C", type=int, default=96, help="transform width")
-    a.add_argument("--M", type=int, default=32, help="latent channels")
-    a.add_argument("--N", type=int, default=32, help="hyper-latent channels")
+    a.add_argument("--M", type=int, default=32, help="wavelet: latent channels")
+    a.add_argument("--N", type=int, default=32, help="wavelet: hyper-latent channels")
+    a.add_argument("--D", type=int, default=48, help="rvq: token-frame dimension")
+    a.add_argument("--codebooks", type=int, default=32, help="rvq: residual codebooks")
     a.add_argument("--waveform-weight", type=float, default=1.0, help="weight of the waveform term in D")
     _common(a)
     x = media.add_parser("export", help="write a training run's current model as a weights file")
@@ -109,7 +111,8 @@ def run(args: argparse.Namespace) -> None:
         from ncodec.codecs.audio.training import AudioTrainConfig, train
 
         cfg = AudioTrainConfig(**_loop_options(args), crop_seconds=args.crop_seconds, sample_rate=args.sample_rate,
-                               C=args.C, M=args.M, N=args.N, waveform_weight=args.waveform_weight)
+                               C=args.C, M=args.M, N=args.N, D=args.D, codebooks=args.codebooks,
+                               waveform_weight=args.waveform_weight)
     else:
         from ncodec.codecs.image.training import TrainConfig, train
 

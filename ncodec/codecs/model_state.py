@@ -8,7 +8,9 @@ from torch import nn
 #: buffers the architecture fixes (GDN's pedestal, LowerBound constants, the factorized prior's
 #: quantile targets, compressai's derived CDF tables): never stored in weights files, and ignored
 #: when a file holds them. Stored in fp16 they would be wrong: 1e-9 and 1.5e-11 flush to zero.
-_CONSTANT_SUFFIXES = (".pedestal", ".bound", "bottleneck.target", "._offset", "._quantized_cdf", "._cdf_length")
+_CONSTANT_SUFFIXES = (".pedestal", ".bound", "bottleneck.target", "._offset", "._quantized_cdf", "._cdf_length",
+                      # the residual VQ's running averages: training state (checkpoints keep them)
+                      "rvq.ema_count", "rvq.ema_sum")
 
 
 def is_constant_buffer(name: str) -> bool:

@@ -35,6 +35,7 @@ _CLASSICAL_AUDIO = "ncodec.codecs.classical.audio"
 _LEARNED_IMAGE = "ncodec.codecs.image.codec"
 _LEARNED_VIDEO = "ncodec.codecs.video.codec"
 _LEARNED_AUDIO_WAVELET = "ncodec.codecs.audio.wavelet_codec"
+_LEARNED_AUDIO_TOKENS = "ncodec.codecs.audio.token_codec"
 
 ENTRIES: tuple[Entry, ...] = (
     Entry("jpeg", "image", _CLASSICAL_IMAGE, "JpegCodec"),
@@ -57,6 +58,7 @@ ENTRIES: tuple[Entry, ...] = (
     Entry("mp3", "audio", _CLASSICAL_AUDIO, "Mp3Codec"),
     Entry("flac", "audio", _CLASSICAL_AUDIO, "FlacCodec"),
     Entry("wavelet-audio", "audio", _LEARNED_AUDIO_WAVELET, "WaveletAudioCodec"),
+    Entry("rvq-audio", "audio", _LEARNED_AUDIO_TOKENS, "TokenAudioCodec"),
 )
 _BY_NAME = {e.name: e for e in ENTRIES}
 

@@ -153,21 +153,21 @@ def train(cfg: LoopConfig, task: TrainingTask, run_dir: Path, progress: bool = T
     torch.backends.cudnn.benchmark = True
     if cfg.threads:
         torch.set_num_threads(cfg.threads)
-    previous = None
+    stop = threading.Event()
+    previous = {}
     if threading.current_thread() is threading.main_thread():
-        # SIGTERM (kill, a session ending) checkpoints like Ctrl-C; background jobs ignore SIGINT
-        previous = signal.signal(signal.SIGTERM, _raise_interrupt)
+        # SIGTERM (kill, a session ending) and Ctrl-C stop the run after the step in progress (a
+        # step cut in half could leave state a forward pass updates, such as the residual VQ's
+        # codebook averages, one step ahead of the checkpoint), which is then checkpointed
+        for sig in (signal.SIGTERM, signal.SIGINT):
+            previous[sig] = signal.signal(sig, lambda signum, frame: stop.set())
     try:
-        return _train(cfg, task, Path(run_dir), progress, on_start)
+        return _train(cfg, task, Path(run_dir), progress, on_start, stop)
     finally:
         torch.set_num_threads(threads_before)
         torch.backends.cudnn.benchmark = benchmark_before
-        if previous is not None:
-            signal.signal(signal.SIGTERM, previous)
-
-
-def _raise_interrupt(signum, frame) -> None:
-    raise KeyboardInterrupt
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)
 
 
 def _check_run(cfg: LoopConfig, cfg_path: Path, run_dir: Path, rank: int) -> None:
@@ -181,7 +181,8 @@ def _check_run(cfg: LoopConfig, cfg_path: Path, run_dir: Path, rank: int) -> Non
         cfg_path.write_text(json.dumps(asdict(cfg), indent=2))
 
 
-def _train(cfg: LoopConfig, task: TrainingTask, run_dir: Path, progress: bool, on_start) -> dict:
+def _train(cfg: LoopConfig, task: TrainingTask, run_dir: Path, progress: bool, on_start,
+           stop: threading.Event) -> dict:
     sample_qualities(1, cfg.q_power)  # a bad --q-power fails before any data is loaded
     device = pick_device(cfg.device)
     rank, world = setup_distributed(device)
@@ -287,11 +288,13 @@ def _train(cfg: LoopConfig, task: TrainingTask, run_dir: Path, progress: bool, o
                 acc, n_acc = {}, 0
             if rank == 0 and cfg.snapshot_every and step % cfg.snapshot_every == 0:
                 snapshot(model, run_dir, step, seconds)
+            if stop.is_set():
+                raise KeyboardInterrupt
             if time.monotonic() - last_ckpt > cfg.checkpoint_minutes * 60:
                 checkpoint()
                 last_ckpt = time.monotonic()
         checkpoint()
-    except KeyboardInterrupt:  # Ctrl-C / SIGINT: keep everything up to the last finished step
+    except KeyboardInterrupt:  # stopped (SIGTERM, Ctrl-C): keep everything up to the last finished step
         if world == 1:
             checkpoint()
         raise

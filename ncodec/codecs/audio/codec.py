@@ -90,9 +90,11 @@ class LearnedAudioCodec(LearnedCodec):
                     f"no weights for {self.name}: {self._weights_path} is missing. Train them with "
                     f"`ncodec train audio --arch {self.arch} ...` or pass weights=PATH / --weights PATH")
             from ncodec.checkpoint import weights_sha256
+            from ncodec.codecs.model_state import learned_state
 
             self._model = load_model(self.arch, self._weights_path)
-            self._hash = weights_sha256(self._model.state_dict())
+            # what the file holds (training-only buffers such as the VQ's running averages are not in it)
+            self._hash = weights_sha256(learned_state(self._model))
         return self._model
 
     def weights_hash(self) -> Optional[str]:

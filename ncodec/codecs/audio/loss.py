@@ -1,4 +1,4 @@
-"""The rate-distortion objective of the learned audio codecs.
+"""The training objectives of the learned audio codecs.
 
 ``L = R + lambda * D`` per clip, with the rate ``R`` in kbit/s (bits of every latent divided by
 the clip's duration) and the distortion
@@ -54,3 +54,22 @@ def rd_loss(out: dict, x: torch.Tensor, lmbda: torch.Tensor, sample_rate: int,
     wave = waveform_distortion(out["x_hat"], x)
     loss = (kbps + lmbda * (spec + waveform_weight * wave)).mean()
     return loss, {"kbps": kbps.mean().detach(), "spectral": spec.mean().detach(), "waveform": wave.mean().detach()}
+
+
+def token_loss(out: dict, x: torch.Tensor, sample_rate: int, waveform_weight: float = 1.0,
+               commit_weight: float = 1.0) -> tuple[torch.Tensor, dict[str, torch.Tensor]]:
+    """The token codec's objective: ``D + commit_weight * commitment + bits / fixed-length bits``.
+
+    The rate is fixed by the number of codebooks, so the distortion has no Lagrangian; the token
+    prior learns from the (detached) tokens its own cross-entropy, here as a fraction of the
+    fixed-length indices' bits so that its gradients have the distortion's scale (the two
+    share the gradient-norm clip). Parts: ``kbps`` (under the prior), ``fixed_kbps``,
+    ``spectral``, ``waveform``."""
+    seconds = x.shape[-1] / sample_rate
+    spec = spectral_distortion(out["x_hat"], x)
+    wave = waveform_distortion(out["x_hat"], x)
+    ratio = out["token_bits"] / out["fixed_bits"].clamp_min(1.0)
+    loss = (spec + waveform_weight * wave).mean() + commit_weight * out["commit"] + ratio.mean()
+    return loss, {"kbps": (out["token_bits"] / seconds / 1000).mean().detach(),
+                  "fixed_kbps": (out["fixed_bits"] / seconds / 1000).mean().detach(),
+                  "spectral": spec.mean().detach(), "waveform": wave.mean().detach()}

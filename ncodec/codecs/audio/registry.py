@@ -6,7 +6,7 @@ from typing import Any
 
 from ncodec.errors import NcodecError
 
-ARCHS = ("wavelet",)
+ARCHS = ("wavelet", "rvq")
 
 
 def build_model(arch: str, **config: Any):
@@ -17,4 +17,9 @@ def build_model(arch: str, **config: Any):
         if "lambdas" in config:
             kw["lambdas"] = tuple(config["lambdas"])
         return WaveletHyperprior(**kw)
+    if arch == "rvq":
+        from ncodec.codecs.audio.token_model import TokenModel
+
+        return TokenModel(**{k: config[k] for k in ("levels", "wavelet", "C", "D", "codebooks", "size", "hidden",
+                                                     "sample_rate") if k in config})
     raise NcodecError(f"unknown audio architecture {arch!r}; choose one of {', '.join(ARCHS)}")

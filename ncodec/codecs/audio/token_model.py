@@ -7,7 +7,8 @@ frame, ``n * log2(V) * 50`` bit/s as fixed-length indices) -> a convolutional de
 residual blocks -> inverse packets -> a short residual post-filter. The tokens are entropy-coded
 under :class:`~.token_prior.TokenPrior`, trained beside the codec on the (detached) tokens.
 
-The quality ``q`` in ``[0, 1]`` picks ``n = round(1 + q (K - 1))`` codebooks.
+Training draws a quality ``q`` in ``[0, 1]`` per item, which picks ``n = round(1 + q (K - 1))``
+codebooks (quantizer dropout); the codec's knob is ``n`` itself.
 """
 
 from __future__ import annotations
@@ -27,7 +28,7 @@ STRIDES = (2, 2, 5)
 
 
 class TokenModel(nn.Module):
-    def __init__(self, levels: int = 4, wavelet: str = "bior4.4", C: int = 128, D: int = 64, codebooks: int = 32,
+    def __init__(self, levels: int = 4, wavelet: str = "bior4.4", C: int = 96, D: int = 48, codebooks: int = 32,
                  size: int = 1024, hidden: int = 256, sample_rate: int = 16_000) -> None:
         super().__init__()
         self.levels, self.wavelet, self.C, self.D = int(levels), str(wavelet), int(C), int(D)
@@ -100,7 +101,7 @@ class TokenModel(nn.Module):
         with torch.no_grad():
             return self.rvq.quantize(self.analysis(x), n)
 
-    def synthesise(self, tokens: torch.Tensor) -> torch.Tensor:
-        """``x_hat`` (``1 x T``) from tokens, deterministically."""
+    def synthesise(self, v_hat: torch.Tensor) -> torch.Tensor:
+        """``x_hat`` (``1 x T``) from dequantized frames (``rvq.dequantize(tokens)``), deterministically."""
         with deterministic():
-            return self.synthesis(self.rvq.dequantize(tokens))
+            return self.synthesis(v_hat)

@@ -18,7 +18,7 @@ from typing import Optional
 import torch
 
 from ncodec.codecs import training as loop
-from ncodec.codecs.audio.loss import rd_loss
+from ncodec.codecs.audio.loss import rd_loss, token_loss
 from ncodec.codecs.audio.registry import build_model
 from ncodec.codecs.audio.training_data import ClipSampler, audio_files, load_clips, speaker_split, validation_crops
 from ncodec.codecs.training import LoopConfig
@@ -37,16 +37,21 @@ class AudioTrainConfig(LoopConfig):
     gain_db: tuple[float, float] = (-12.0, 6.0)
     waveform_weight: float = 1.0
     C: int = 96
-    M: int = 32
-    N: int = 32
+    M: int = 32  # wavelet: latent channels
+    N: int = 32  # wavelet: hyper-latent channels
+    D: int = 48  # rvq: token-frame dimension
+    codebooks: int = 32  # rvq
     levels: int = 4
     val_seconds: float = 2.0
     max_val: int = 16
 
-    FIXED = ("arch", "C", "M", "N", "levels", "sample_rate", "batch", "freeze")
+    FIXED = ("arch", "C", "M", "N", "D", "codebooks", "levels", "sample_rate", "batch", "freeze")
 
     def model_config(self) -> dict:
-        return {"C": self.C, "M": self.M, "N": self.N, "levels": self.levels, "sample_rate": self.sample_rate}
+        shared = {"C": self.C, "levels": self.levels, "sample_rate": self.sample_rate}
+        if self.arch == "rvq":
+            return {**shared, "D": self.D, "codebooks": self.codebooks}
+        return {**shared, "M": self.M, "N": self.N}
 
 
 def _round_to(n: int, stride: int) -> int:
@@ -54,13 +59,15 @@ def _round_to(n: int, stride: int) -> int:
 
 
 class AudioTask:
-    """Random mono crops, multi-resolution STFT + waveform distortion, kbit/s rate."""
+    """Random mono crops, multi-resolution STFT + waveform distortion, kbit/s rate (the wavelet
+    model's under its hyperprior, the token model's under its token prior, beside the
+    fixed-length indices' ``fixed_kbps``)."""
 
-    log_columns = ["kbps", "spectral", "waveform"]
     val_columns = [f"val_{m}_q{q:g}" for q in VAL_QUALITIES for m in VAL_PARTS]
 
     def __init__(self, cfg: AudioTrainConfig) -> None:
         self.cfg = cfg
+        self.log_columns = ["kbps", "spectral", "waveform"] + (["fixed_kbps"] if cfg.arch == "rvq" else [])
         self.val: list[torch.Tensor] = []
         self.stride = build_model(cfg.arch, **cfg.model_config()).stride
 
@@ -74,14 +81,16 @@ class AudioTask:
         val_files = audio_files([Path(d) for d in cfg.val_data]) if cfg.val_data else held_out
         clips = load_clips(train_files, cfg.sample_rate, crop, progress)
         val_crop = _round_to(round(cfg.val_seconds * cfg.sample_rate), self.stride)
-        self.val = validation_crops(load_clips(val_files, cfg.sample_rate, val_crop, False), val_crop,
-                                    cfg.max_val) if val_files else []
+        self.val = validation_crops(load_clips(val_files, cfg.sample_rate, self.stride, False), val_crop,
+                                    cfg.max_val, self.stride) if val_files else []
         return ClipSampler(clips, crop, seed=cfg.seed + 7919 * rank, gain_db=tuple(cfg.gain_db))
 
     def prepare(self, batch: torch.Tensor, device: torch.device) -> torch.Tensor:
         return batch.to(device)
 
     def loss(self, out: dict, x: torch.Tensor, q: torch.Tensor, model):
+        if self.cfg.arch == "rvq":
+            return token_loss(out, x, self.cfg.sample_rate, self.cfg.waveform_weight)
         return rd_loss(out, x, model.gain.lmbda(q), self.cfg.sample_rate, self.cfg.waveform_weight)
 
     def log_values(self, means: dict[str, float]) -> dict[str, float]:
@@ -97,7 +106,9 @@ class AudioTask:
                 sums = dict.fromkeys(VAL_PARTS, 0.0)
                 for c in self.val:
                     x = c[None].to(device)
-                    _, parts = rd_loss(model(x, q), x, torch.zeros(1, device=device), self.cfg.sample_rate)
+                    out = model(x, q)
+                    _, parts = (token_loss(out, x, self.cfg.sample_rate) if self.cfg.arch == "rvq" else
+                                rd_loss(out, x, torch.zeros(1, device=device), self.cfg.sample_rate))
                     for k in VAL_PARTS:
                         sums[k] += float(parts[k])
                 res.update({f"val_{k}_q{q:g}": v / len(self.val) for k, v in sums.items()})
@@ -111,8 +122,8 @@ def train(cfg: AudioTrainConfig, run_dir: Path, progress: bool = True) -> dict:
 
 
 def _build_from_run(cfg: dict):
-    return build_model(cfg["arch"], C=cfg["C"], M=cfg["M"], N=cfg["N"], levels=cfg["levels"],
-                       sample_rate=cfg["sample_rate"])
+    known = {k: v for k, v in cfg.items() if k in AudioTrainConfig.__dataclass_fields__}
+    return build_model(cfg["arch"], **AudioTrainConfig(**known).model_config())
 
 
 def export_weights(run_dir: Path, out: Path, dtype: Optional[torch.dtype] = None,

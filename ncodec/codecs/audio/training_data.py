@@ -101,10 +101,12 @@ class ClipSampler:
         self.rng.bit_generator.state = state
 
 
-def validation_crops(clips: list[np.ndarray], crop: int, count: int) -> list[torch.Tensor]:
-    """The middle ``crop`` samples of the first ``count`` clips (a fixed list)."""
+def validation_crops(clips: list[np.ndarray], crop: int, count: int, stride: int) -> list[torch.Tensor]:
+    """The middle ``crop`` samples (fewer for shorter clips, a multiple of ``stride``) of the first
+    ``count`` clips (a fixed list)."""
     out = []
     for c in clips[:count]:
-        s = (len(c) - crop) // 2
-        out.append(torch.from_numpy(np.array(c[s:s + crop])))
+        n = min(crop, len(c) // stride * stride)
+        s = (len(c) - n) // 2
+        out.append(torch.from_numpy(np.array(c[s:s + n])))
     return out
