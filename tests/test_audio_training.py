@@ -133,6 +133,9 @@ def test_exported_weights_load_as_the_codec(train_dir, tmp_path, arch, codec, ca
     from ncodec.codecs.registry import get
 
     c = get(codec, weights=w)
+    from ncodec.weights import metadata
+
+    assert metadata(w)["sha256"] == c.weights_hash()  # what `ncodec info` matches streams with, torch-free
     a = ncodec.Audio((0.1 * np.sin(np.arange(7000) / 7)).astype(np.float32)[None], RATE)
     b = c.decode(c.encode(a))
     assert b.samples.shape == a.samples.shape

@@ -161,11 +161,16 @@ def _info(args: argparse.Namespace) -> None:
 
     data = read_bytes(args.input)
     info = describe(Container.from_bytes(data), file_size=len(data))
+    model = _shipped_model(info["codec"], info["weights_sha256"])
+    if model:
+        info["model"] = model
     if args.json:
         print(json.dumps(info, indent=2, sort_keys=True))
         return
     rows = [("format version", info["format_version"]), ("codec", f"{info['codec']} (version {info['codec_version']})"),
             ("quality", info["quality"]), ("weights sha256", info["weights_sha256"] or "-")]
+    if model:
+        rows += [("model", _short(model["config"])), ("model weights", f"{model['file']} ({model['match']})")]
     rows += [(f"media {k}", v) for k, v in info["media"].items()]
     rows += [(f"param {k}", _short(v)) for k, v in info["params"].items()]
     for c in info["chunks"]:
@@ -182,6 +187,26 @@ def _info(args: argparse.Namespace) -> None:
     width = max(len(k) for k, _ in rows)
     for k, v in rows:
         print(f"{k:<{width}}  {v}")
+
+
+def _shipped_model(codec: str, stream_hash: object) -> dict:
+    """The config of the weights the package ships for a learned codec, read from the file's
+    header alone (no torch), and whether the stream was made with them."""
+    from ncodec.codecs.registry import codec_class
+    from ncodec.errors import NcodecError
+    from ncodec.weights import metadata
+
+    try:
+        shipped = getattr(codec_class(codec), "shipped_weights", None)
+    except NcodecError:
+        return {}
+    meta = metadata(shipped()) if shipped else None
+    if not meta or not isinstance(meta.get("config"), dict):
+        return {}
+    known = meta.get("sha256")
+    match = ("the stream's weights" if known == stream_hash else "not the stream's weights") if known else \
+        "hash not recorded in the file"
+    return {"file": shipped().name, "config": meta["config"], "match": match}
 
 
 def _short(v: object, limit: int = 160) -> object:

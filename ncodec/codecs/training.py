@@ -334,9 +334,12 @@ def run_model(run_dir: Path, build: Callable[[dict], torch.nn.Module]) -> tuple[
 
 
 def export_weights(run_dir: Path, out: Path, build: Callable[[dict], torch.nn.Module],
-                   dtype: Optional[torch.dtype] = None, base: Optional[Path] = None) -> dict:
+                   dtype: Optional[torch.dtype] = None, base: Optional[Path] = None,
+                   codec_hash: Optional[Callable[[torch.nn.Module], str]] = None) -> dict:
     """Write a run's current model as a plain weights file (what ships), with provenance;
-    with ``base``, the tensors equal to the base file's are left out and referenced."""
+    with ``base``, the tensors equal to the base file's are left out and referenced.
+    ``codec_hash(model)`` is the weights hash a codec computes once it has loaded the file: it
+    is stored as ``sha256`` so that ``ncodec info`` can match streams to the file without torch."""
     from ncodec.checkpoint import save_weights
 
     model, cfg, state = run_model(run_dir, build)
@@ -344,6 +347,11 @@ def export_weights(run_dir: Path, out: Path, build: Callable[[dict], torch.nn.Mo
             "provenance": {"run_config": cfg, "step": state.get("step"),
                            "hours": round(float(state.get("seconds", 0.0)) / 3600, 3),
                            "dtype": str(dtype or torch.float32).replace("torch.", "")}}
+    if codec_hash is not None:
+        loaded = build(cfg)  # the file's tensors as a codec will load them (cast and back to float32)
+        loaded.load_state_dict({k: (v.to(dtype).float() if dtype is not None and v.is_floating_point() else v)
+                                for k, v in model.state_dict().items()})
+        info["sha256"] = codec_hash(loaded)
     if base is not None:
         from ncodec.checkpoint import save_weights_on_base
 

@@ -73,11 +73,16 @@ class LearnedAudioCodec(LearnedCodec):
     margin: ClassVar[int] = 1024
     context: ClassVar[int] = 16
 
+    @classmethod
+    def shipped_weights(cls) -> Path:
+        """The weights file the package ships for this codec (may be absent)."""
+        return WEIGHTS_DIR / cls.weights_file
+
     def __init__(self, weights: Optional[str | Path] = None, coder: str = "ans",
                  max_memory: Optional[int | str] = None) -> None:
         if max_memory is not None:
             self.max_decode_memory = parse_memory(max_memory)
-        self._weights_path = Path(weights) if weights else WEIGHTS_DIR / self.weights_file
+        self._weights_path = Path(weights) if weights else self.shipped_weights()
         self.coder = coder
         self._model = None
         self._hash: Optional[str] = None

@@ -129,4 +129,8 @@ def _build_from_run(cfg: dict):
 def export_weights(run_dir: Path, out: Path, dtype: Optional[torch.dtype] = None,
                    base: Optional[Path] = None) -> dict:
     """Write a run's current model as a plain weights file, with provenance."""
-    return loop.export_weights(run_dir, out, _build_from_run, dtype, base)
+    from ncodec.checkpoint import weights_sha256
+    from ncodec.codecs.model_state import learned_state
+
+    return loop.export_weights(run_dir, out, _build_from_run, dtype, base,
+                               codec_hash=lambda m: weights_sha256(learned_state(m)))

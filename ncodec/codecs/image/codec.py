@@ -64,11 +64,16 @@ class LearnedImageCodec(LearnedCodec):
     version = 2  # 2: shapes/model config no longer in params (derived); 1 still decodes
     arch: ClassVar[str] = ""
 
+    @classmethod
+    def shipped_weights(cls) -> Path:
+        """The weights file the package ships for this codec (may be absent)."""
+        return WEIGHTS_DIR / f"{cls.arch}.safetensors"
+
     def __init__(self, weights: Optional[str | Path] = None, coder: str = "ans", refine_steps: int | str = 0,
                  max_memory: Optional[int | str] = None) -> None:
         if max_memory is not None:
             self.max_decode_memory = parse_memory(max_memory)
-        self._weights_path = Path(weights) if weights else WEIGHTS_DIR / f"{self.arch}.safetensors"
+        self._weights_path = Path(weights) if weights else self.shipped_weights()
         self.coder = coder
         try:
             self.refine_steps = int(refine_steps)

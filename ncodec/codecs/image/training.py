@@ -124,4 +124,7 @@ def export_weights(run_dir: Path, out: Path, dtype: Optional[torch.dtype] = None
                    base: Optional[Path] = None) -> dict:
     """Write a run's current model as a plain weights file (what ships), with provenance;
     with ``base``, the tensors equal to the base file's are left out and referenced."""
-    return loop.export_weights(run_dir, out, _build_from_run, dtype, base)
+    from ncodec.checkpoint import weights_sha256
+
+    return loop.export_weights(run_dir, out, _build_from_run, dtype, base,
+                               codec_hash=lambda m: weights_sha256(m.state_dict()))
