@@ -15,11 +15,19 @@ parts only.
 * ``pesq`` -- wide-band PESQ (ITU-T P.862.2, MOS-LQO 1.0..4.64) via the ``pesq`` package, on
   both signals resampled to 16 kHz (the only rate P.862.2 defines); NaN when the reference has
   no speech for PESQ to find.
+* ``dnsmos`` -- DNSMOS P.835 overall quality (Reddy et al. 2022; non-intrusive: the decoded
+  signal alone, MOS 1..5): Microsoft's ONNX model as the ``speechmos`` wheel ships it, run with
+  onnxruntime on one thread, on 16 kHz audio in 9.01 s windows a second apart (shorter clips
+  repeated to fill one), each raw score mapped by DNSMOS's published polynomial and averaged.
+  Only the model files come from ``speechmos`` (its own module needs librosa, which the P.835
+  model does not).
 """
 
 from __future__ import annotations
 
+import functools
 import math
+from pathlib import Path
 
 import numpy as np
 
@@ -130,6 +138,45 @@ def pesq_wb(ref: np.ndarray, dist: np.ndarray, sample_rate: int) -> float:
         return float(pesq(PESQ_RATE, r.astype(np.float64), d.astype(np.float64), "wb"))
     except NoUtterancesError:
         return math.nan
+
+
+DNSMOS_RATE, DNSMOS_WINDOW = 16000, 144_160  # 9.01 s
+#: DNSMOS's mapping of the P.835 model's raw overall score to MOS (non-personalised)
+DNSMOS_OVRL_POLY = (-0.06766283, 1.11546468, 0.04602535)
+
+
+@functools.lru_cache(maxsize=1)
+def _dnsmos_session():
+    import importlib.util
+
+    import onnxruntime as ort
+
+    spec = importlib.util.find_spec("speechmos")
+    if spec is None or not spec.submodule_search_locations:
+        raise RuntimeError("DNSMOS needs the speechmos wheel (its ONNX models): pip install speechmos onnxruntime")
+    model = Path(list(spec.submodule_search_locations)[0]) / "dnsmos_models" / "sig_bak_ovr.onnx"
+    opts = ort.SessionOptions()
+    opts.intra_op_num_threads = opts.inter_op_num_threads = 1
+    return ort.InferenceSession(str(model), opts, providers=["CPUExecutionProvider"])
+
+
+def dnsmos(dist: np.ndarray, sample_rate: int) -> float:
+    """DNSMOS P.835 OVRL of a mono signal (see the module docstring)."""
+    from ncodec.media_io.audio import resample
+
+    x = dist.astype(np.float32)
+    if sample_rate != DNSMOS_RATE:
+        x = resample(x[None], sample_rate, DNSMOS_RATE)[0]
+    x = np.clip(x, -1.0, 1.0)
+    if not x.size or not np.any(x):
+        return math.nan
+    while len(x) < DNSMOS_WINDOW:
+        x = np.concatenate([x, x])
+    session = _dnsmos_session()
+    hops = int(np.floor(len(x) / DNSMOS_RATE - DNSMOS_WINDOW / DNSMOS_RATE)) + 1
+    raw = [session.run(None, {"input_1": x[i * DNSMOS_RATE:i * DNSMOS_RATE + DNSMOS_WINDOW][None]})[0][0][2]
+           for i in range(hops)]
+    return float(np.mean(np.poly1d(DNSMOS_OVRL_POLY)(np.asarray(raw, np.float64))))
 
 
 def audio_metrics(ref: Audio, dist: Audio, with_stoi: bool = True) -> dict[str, float]:

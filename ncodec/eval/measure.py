@@ -4,7 +4,8 @@ Metric names (``--metrics``):
 
 * images: ``psnr`` (RGB), ``psnr-y`` (BT.601 luma), ``psnr-y709``, ``ms-ssim``, ``lpips``;
 * video: ``psnr`` (= Y-PSNR), ``yuv-psnr`` (6:1:1), ``ms-ssim`` (on Y, frame average);
-* audio: ``snr``, ``si-sdr``, ``mel``, ``stoi``, ``pesq`` (wide-band; all after delay compensation).
+* audio: ``snr``, ``si-sdr``, ``mel``, ``stoi``, ``pesq`` (wide-band; all after delay compensation),
+  ``dnsmos`` (P.835 overall, non-intrusive).
 
 Rates: ``bpp`` (images, video over all frames), ``kbps`` (audio, video at its fps).
 """
@@ -24,7 +25,7 @@ from ncodec.media import Audio, Image, Media, Video
 METRICS = {
     "image": ("psnr", "psnr-y", "psnr-y709", "ms-ssim", "lpips"),
     "video": ("psnr", "yuv-psnr", "ms-ssim"),
-    "audio": ("snr", "si-sdr", "mel", "stoi", "pesq"),
+    "audio": ("snr", "si-sdr", "mel", "stoi", "pesq", "dnsmos"),
 }
 DEFAULT_METRICS = {"image": ("psnr", "ms-ssim"), "video": ("psnr", "ms-ssim"), "audio": ("si-sdr", "mel", "stoi")}
 #: metrics where smaller is better (BD-rate uses their negation)
@@ -98,4 +99,6 @@ def measure(ref: Media, dist: Media, num_bytes: int, metrics: list[str],
                 out[m] = aq.stoi(r, d, ref.sample_rate)
             elif m == "pesq":
                 out[m] = aq.pesq_wb(r, d, ref.sample_rate)
+            elif m == "dnsmos":
+                out[m] = aq.dnsmos(d, ref.sample_rate)
     return out
