@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import csv
 import os
-import shutil
 import signal
 import subprocess
 import sys
@@ -106,17 +105,12 @@ def test_resume_after_a_kill_is_exact(train_dir, tmp_path, arch):
     assert rows and rows[-1]["step"] == str(steps)
 
 
-def test_torchrun_two_processes_then_resume(train_dir, tmp_path):
-    torchrun = shutil.which("torchrun", path=str(Path(sys.executable).parent)) or shutil.which("torchrun")
-    if torchrun is None:
-        pytest.skip("torchrun is not installed")
+def test_torchrun_two_processes_then_resume(train_dir, tmp_path, torchrun):
     out = tmp_path / "ddp"
-    env = {**os.environ, "OMP_NUM_THREADS": "1"}
-    cmd = [torchrun, "--nproc_per_node", "2", "--master_port", str(29600 + os.getpid() % 1000), "-m", "ncodec.cli.main"]
-    r = subprocess.run(cmd + _args(train_dir, out, 3), capture_output=True, text=True, env=env, timeout=300)
+    r = torchrun(_args(train_dir, out, 3), 29600)
     assert r.returncode == 0, r.stderr[-2000:]
     assert list(csv.DictReader(open(out / "log.csv")))[-1]["step"] == "3"
-    r = subprocess.run(cmd + _args(train_dir, out, 5), capture_output=True, text=True, env=env, timeout=300)
+    r = torchrun(_args(train_dir, out, 5), 29600)
     assert r.returncode == 0, r.stderr[-2000:]
     assert "resuming" in r.stdout and "step 5" in r.stdout
 

@@ -3,11 +3,6 @@
 from __future__ import annotations
 
 import csv
-import os
-import shutil
-import subprocess
-import sys
-from pathlib import Path
 
 import numpy as np
 import pytest
@@ -59,21 +54,15 @@ def test_quality_sampling_leans_to_high_rates_and_refuses_a_bad_power(train_dir,
     assert not (tmp_path / "run").exists()
 
 
-def test_torchrun_two_processes_then_resume(train_dir, tmp_path):
-    torchrun = shutil.which("torchrun", path=str(Path(sys.executable).parent)) or shutil.which("torchrun")
-    if torchrun is None:
-        pytest.skip("torchrun is not installed")
+def test_torchrun_two_processes_then_resume(train_dir, tmp_path, torchrun):
     out = tmp_path / "ddp"
-    env = {**os.environ, "OMP_NUM_THREADS": "1"}
-    cmd = [torchrun, "--nproc_per_node", "2", "--master_port", str(29500 + os.getpid() % 1000),
-           "-m", "ncodec.cli.main"]
-    r = subprocess.run(cmd + _args(train_dir, out, 3), capture_output=True, text=True, env=env, timeout=300)
+    r = torchrun(_args(train_dir, out, 3), 29500)
     assert r.returncode == 0, r.stderr[-2000:]
     tensors, _ = load_weights(out / "checkpoint.safetensors")
     assert any(k.startswith("model.g_a") for k in tensors)
     rows = list(csv.DictReader(open(out / "log.csv")))
     assert rows[-1]["step"] == "3"
-    r = subprocess.run(cmd + _args(train_dir, out, 5), capture_output=True, text=True, env=env, timeout=300)
+    r = torchrun(_args(train_dir, out, 5), 29500)
     assert r.returncode == 0, r.stderr[-2000:]
     assert "resuming" in r.stdout and "step 5" in r.stdout
 

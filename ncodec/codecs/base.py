@@ -14,6 +14,7 @@ any failure inside a decoder into a :class:`CorruptStreamError`.
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
+from pathlib import Path
 from typing import Any, ClassVar, Optional
 
 from ncodec.container import Container
@@ -22,6 +23,7 @@ from ncodec.errors import (
     FormatError,
     LimitError,
     MediaError,
+    MissingWeightsError,
     NcodecError,
     QualityError,
     UnsupportedVersionError,
@@ -231,3 +233,42 @@ class LearnedCodec(Codec):
 
     def _decode(self, container: Container) -> Media:
         return self.synthesise(self.from_chunks(container))
+
+
+class WeightsFile:
+    """For learned codecs whose model comes from a weights file (the image and audio families):
+    the model is loaded on first use, hashed as the container records it, and a missing file
+    says how to train one. Subclasses set ``_weights_path`` and implement :meth:`_load_model`
+    and :meth:`_model_hash`."""
+
+    name: ClassVar[str]
+    kind: ClassVar[str]
+    arch: ClassVar[str]
+    _weights_path: Path
+    _model: Any = None
+    _hash: Optional[str] = None
+
+    def _load_model(self, path: Path) -> Any:
+        raise NotImplementedError
+
+    def _model_hash(self, model: Any) -> str:
+        raise NotImplementedError
+
+    @property
+    def model(self) -> Any:
+        if self._model is None:
+            if not self._weights_path.exists():
+                raise MissingWeightsError(
+                    f"no weights for {self.name}: {self._weights_path} is missing. Train them with "
+                    f"`ncodec train {self.kind} --arch {self.arch} ...` or pass weights=PATH / --weights PATH")
+            model = self._load_model(self._weights_path)
+            self._model, self._hash = model, self._model_hash(model)
+        return self._model
+
+    def weights_hash(self) -> Optional[str]:
+        self.model  # noqa: B018  (loads and hashes)
+        return self._hash
+
+    def weights_setting(self) -> str:
+        """The weights path for :meth:`Codec.settings` (``missing (...)`` when absent)."""
+        return str(self._weights_path) if self._weights_path.exists() else f"missing ({self._weights_path.name})"

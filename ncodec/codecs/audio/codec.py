@@ -24,8 +24,8 @@ from typing import TYPE_CHECKING, Any, Callable, ClassVar, Optional
 
 import numpy as np
 
-from ncodec.codecs.base import LearnedCodec, parse_memory
-from ncodec.errors import CorruptStreamError, MissingWeightsError, NcodecError
+from ncodec.codecs.base import LearnedCodec, WeightsFile, parse_memory
+from ncodec.errors import CorruptStreamError, NcodecError
 from ncodec.latents import Latents
 from ncodec.media import Audio
 from ncodec.weights import WEIGHTS_DIR
@@ -63,7 +63,7 @@ def segments(frames: int, segment: int) -> list[tuple[int, int]]:
     return [(a, min(a + segment, frames)) for a in range(0, frames, segment)]
 
 
-class LearnedAudioCodec(LearnedCodec):
+class LearnedAudioCodec(WeightsFile, LearnedCodec):
     kind = "audio"
     version = 1
     arch: ClassVar[str] = ""
@@ -84,33 +84,19 @@ class LearnedAudioCodec(LearnedCodec):
             self.max_decode_memory = parse_memory(max_memory)
         self._weights_path = Path(weights) if weights else self.shipped_weights()
         self.coder = coder
-        self._model = None
-        self._hash: Optional[str] = None
 
-    @property
-    def model(self):
-        if self._model is None:
-            if not self._weights_path.exists():
-                raise MissingWeightsError(
-                    f"no weights for {self.name}: {self._weights_path} is missing. Train them with "
-                    f"`ncodec train audio --arch {self.arch} ...` or pass weights=PATH / --weights PATH")
-            from ncodec.checkpoint import weights_sha256
-            from ncodec.codecs.model_state import learned_state
+    def _load_model(self, path: Path):
+        return load_model(self.arch, path)
 
-            self._model = load_model(self.arch, self._weights_path)
-            # what the file holds (training-only buffers such as the VQ's running averages are not in it)
-            self._hash = weights_sha256(learned_state(self._model))
-        return self._model
+    def _model_hash(self, model) -> str:
+        from ncodec.checkpoint import weights_sha256
+        from ncodec.codecs.model_state import learned_state
 
-    def weights_hash(self) -> Optional[str]:
-        self.model  # noqa: B018  (loads and hashes)
-        return self._hash
+        # what the file holds (training-only buffers such as the VQ's running averages are not in it)
+        return weights_sha256(learned_state(model))
 
     def settings(self) -> dict[str, Any]:
-        s = {"weights": str(self._weights_path), "coder": self.coder}
-        if not self._weights_path.exists():
-            s["weights"] = f"missing ({self._weights_path.name})"
-        return s
+        return {"arch": self.arch, "weights": self.weights_setting(), "coder": self.coder}
 
     # ------------------------------------------------------------------ geometry
     def _geometry(self, media: dict) -> tuple[int, int, int]:

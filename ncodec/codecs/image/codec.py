@@ -16,10 +16,10 @@ from typing import TYPE_CHECKING, Any, ClassVar, Optional
 
 import numpy as np
 
-from ncodec.codecs.base import LearnedCodec, parse_memory
+from ncodec.codecs.base import LearnedCodec, WeightsFile, parse_memory
 from ncodec.container import Container
 from ncodec.latents import Latents
-from ncodec.errors import CorruptStreamError, MissingWeightsError, NcodecError, OptionError
+from ncodec.errors import CorruptStreamError, NcodecError, OptionError
 from ncodec.media import Image
 from ncodec.weights import WEIGHTS_DIR
 
@@ -56,7 +56,7 @@ def load_model(arch: str, path: Path) -> LearnedImageModel:
     return model.eval()
 
 
-class LearnedImageCodec(LearnedCodec):
+class LearnedImageCodec(WeightsFile, LearnedCodec):
     kind = "image"
     quality_range = (0.0, 1.0)
     default_quality = 0.5
@@ -81,32 +81,18 @@ class LearnedImageCodec(LearnedCodec):
             raise OptionError(f"refine_steps must be a whole number, got {refine_steps!r}") from None
         if not 0 <= self.refine_steps <= 100_000:
             raise OptionError(f"refine_steps must be in 0..100000, got {self.refine_steps}")
-        self._model: Optional[LearnedImageModel] = None
-        self._hash: Optional[str] = None
 
-    @property
-    def model(self) -> LearnedImageModel:
-        if self._model is None:
-            if not self._weights_path.exists():
-                raise MissingWeightsError(
-                    f"no weights for {self.name}: {self._weights_path} is missing. Train them with "
-                    f"`ncodec train image --arch {self.arch} ...` or pass weights=PATH / --weights PATH")
-            from ncodec.checkpoint import weights_sha256
+    def _load_model(self, path: Path) -> LearnedImageModel:
+        return load_model(self.arch, path)
 
-            self._model = load_model(self.arch, self._weights_path)
-            self._hash = weights_sha256(self._model.state_dict())
-        return self._model
+    def _model_hash(self, model: LearnedImageModel) -> str:
+        from ncodec.checkpoint import weights_sha256
 
-    def weights_hash(self) -> Optional[str]:
-        self.model  # noqa: B018  (loads and hashes)
-        return self._hash
+        return weights_sha256(model.state_dict())
 
     def settings(self) -> dict[str, Any]:
-        s = {"arch": self.arch, "weights": str(self._weights_path), "coder": self.coder,
-             "refine_steps": self.refine_steps}
-        if not self._weights_path.exists():
-            s["weights"] = f"missing ({self._weights_path.name})"
-        return s
+        return {"arch": self.arch, "weights": self.weights_setting(), "coder": self.coder,
+                "refine_steps": self.refine_steps}
 
     def decode_memory(self, c: Container) -> int:
         h, w = c.media["shape"][:2]
