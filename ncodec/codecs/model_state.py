@@ -18,6 +18,20 @@ def is_constant_buffer(name: str) -> bool:
     return name.endswith(_CONSTANT_SUFFIXES)
 
 
+def load_learned(model: nn.Module, tensors: dict[str, torch.Tensor], source: object) -> nn.Module:
+    """``model`` with a weights file's tensors (constant buffers the file holds are ignored, and
+    left at the architecture's values), in eval mode; a file that does not fit is refused."""
+    from ncodec.errors import NcodecError
+
+    missing, unexpected = model.load_state_dict(
+        {k: v for k, v in tensors.items() if not is_constant_buffer(k)}, strict=False)
+    missing = [k for k in missing if not is_constant_buffer(k)]
+    if missing or unexpected:
+        raise NcodecError(f"{source} does not fit {getattr(model, 'arch', 'the model')}: "
+                          f"missing {missing[:3]}, unexpected {unexpected[:3]}")
+    return model.eval()
+
+
 def learned_state(model: nn.Module) -> dict[str, torch.Tensor]:
     """``model.state_dict()`` without the constant buffers: what a weights file stores."""
     return {k: v for k, v in model.state_dict().items() if not is_constant_buffer(k)}

@@ -43,19 +43,13 @@ WINDOW_BYTES_PER_SAMPLE = 512
 def load_model(arch: str, path: Path):
     from ncodec.checkpoint import load_weights
     from ncodec.codecs.audio.registry import build_model
-    from ncodec.codecs.model_state import is_constant_buffer
+    from ncodec.codecs.model_state import load_learned
 
     tensors, meta = load_weights(path)
     cfg = meta.get("config", {})
     if not isinstance(cfg, dict) or cfg.get("arch") != arch:
         raise NcodecError(f"{path} does not hold a {arch} audio model")
-    model = build_model(arch, **{k: v for k, v in cfg.items() if k != "arch"})
-    missing, unexpected = model.load_state_dict(
-        {k: v for k, v in tensors.items() if not is_constant_buffer(k)}, strict=False)
-    missing = [k for k in missing if not is_constant_buffer(k)]
-    if missing or unexpected:
-        raise NcodecError(f"{path} does not fit the {arch} model: missing {missing[:3]}, unexpected {unexpected[:3]}")
-    return model.eval()
+    return load_learned(build_model(arch, **{k: v for k, v in cfg.items() if k != "arch"}), tensors, path)
 
 
 def segments(frames: int, segment: int) -> list[tuple[int, int]]:

@@ -34,7 +34,7 @@ DECODE_BYTES_PER_PIXEL = 640
 def load_model(arch: str, path: Path) -> LearnedImageModel:
     """Build ``arch`` from an ncodec weights file or a CompressAI checkpoint."""
     from ncodec.checkpoint import load_weights
-    from ncodec.codecs.model_state import is_constant_buffer
+    from ncodec.codecs.model_state import load_learned
     from ncodec.codecs.image.interop import is_compressai_state, load_compressai_checkpoint
     from ncodec.codecs.image.registry import build_model
 
@@ -47,13 +47,7 @@ def load_model(arch: str, path: Path) -> LearnedImageModel:
     cfg = meta.get("config", {})
     if cfg.get("arch", arch) != arch:
         raise NcodecError(f"{path} holds a {cfg.get('arch')} model, not {arch}")
-    model = build_model(arch, **{k: v for k, v in cfg.items() if k != "arch"})
-    missing, unexpected = model.load_state_dict(
-        {k: v for k, v in tensors.items() if not is_constant_buffer(k)}, strict=False)
-    missing = [k for k in missing if not is_constant_buffer(k)]
-    if missing or unexpected:
-        raise NcodecError(f"{path} does not fit {arch}: missing {missing[:3]}, unexpected {unexpected[:3]}")
-    return model.eval()
+    return load_learned(build_model(arch, **{k: v for k, v in cfg.items() if k != "arch"}), tensors, path)
 
 
 class LearnedImageCodec(WeightsFile, LearnedCodec):
