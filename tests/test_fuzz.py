@@ -122,6 +122,8 @@ def _random_shape(kind: str, rng: np.random.Generator) -> list[int]:
     big = lambda: int(rng.integers(1, 10 ** int(rng.integers(1, 8))))  # noqa: E731
     if kind == "image":
         return [big(), big(), int(rng.choice([1, 3]))]
+    if kind == "audio":
+        return [int(rng.integers(1, 9)), big()]
     return [int(rng.integers(1, 300)), big(), big()]
 
 
