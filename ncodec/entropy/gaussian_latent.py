@@ -26,9 +26,11 @@ from ncodec.entropy.quantization import quantize
 
 
 def dequantize_residuals(y_sym: np.ndarray, means: Optional[torch.Tensor]) -> torch.Tensor:
-    """``y_hat = symbol + mean`` (a scale-only model has no means)."""
-    y_hat = torch.from_numpy(y_sym.astype("float32"))
-    return y_hat + means if means is not None else y_hat
+    """``y_hat = symbol + mean`` (a scale-only model has no means), as float32 for the synthesis
+    (added in the means' precision, float64 when coding, then rounded once)."""
+    if means is None:
+        return torch.from_numpy(y_sym.astype("float32"))
+    return (torch.from_numpy(y_sym).to(means.dtype) + means).float()
 
 
 def train_outputs(prior: ConditionalPrior, y: torch.Tensor, scales: torch.Tensor, means: Optional[torch.Tensor],

@@ -17,7 +17,7 @@ import numpy as np
 import torch
 from torch import nn
 
-from ncodec.determinism import deterministic
+from ncodec.determinism import deterministic, exact
 from ncodec.entropy.coders import Decoder, Encoder
 from ncodec.entropy.factorized import FactorizedPrior
 
@@ -29,8 +29,9 @@ class HyperLatentCodec:
         self.prior, self.h_s = prior, h_s
 
     def hyper(self, z_sym: np.ndarray) -> torch.Tensor:
+        """``h_s(z_hat)`` in float64 (:func:`~ncodec.determinism.exact`): it selects ``y``'s tables."""
         with deterministic():
-            return self.h_s(self.prior.from_symbols(z_sym))
+            return exact(self.h_s)(self.prior.from_symbols(z_sym).double())
 
 
 class HyperpriorLatentCodec:

@@ -2,7 +2,8 @@
 
 Encoder and decoder walk the tokens in the same order (frame by frame, codebook by codebook)
 through the same calls, :func:`walk`, on one thread inside
-:func:`~ncodec.determinism.deterministic`; the encoder then codes every token under its row of
+:func:`~ncodec.determinism.deterministic`, with the prior and the codebooks in float64
+(:func:`~ncodec.determinism.exact`: the logits pick the tables); the encoder then codes every token under its row of
 logits in one :class:`~ncodec.entropy.CategoricalPrior` call, and the decoder decodes them one
 at a time, each row's logits computed from the tokens decoded before it. The rows are the same
 floats on both sides, so the tables are the same integers.
@@ -15,7 +16,7 @@ from typing import Callable
 import numpy as np
 import torch
 
-from ncodec.determinism import deterministic
+from ncodec.determinism import deterministic, exact
 from ncodec.entropy import CategoricalPrior
 from ncodec.entropy.coders import Decoder, Encoder
 from ncodec.errors import CorruptStreamError
@@ -25,12 +26,12 @@ PRIOR = CategoricalPrior()
 
 def walk(model, n: int, frames: int, next_token: Callable[[torch.Tensor, int, int], int]) -> np.ndarray:
     """Tokens ``n x frames``: ``next_token(logits, t, k)`` gives each one, given its logits row."""
-    prior, embed = model.prior, model.rvq.embed
     out = np.empty((n, frames), np.int64)
     with deterministic(), torch.no_grad():
+        prior, embed = exact(model.prior), model.rvq.embed.double()
         state, h = prior.start()
         for t in range(frames):
-            partial = torch.zeros(model.D)
+            partial = torch.zeros(model.D, dtype=torch.float64)
             for k in range(n):
                 tok = next_token(prior.frame_logits(h, partial, k, embed), t, k)
                 out[k, t] = tok

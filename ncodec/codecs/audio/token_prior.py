@@ -61,8 +61,9 @@ class TokenPrior(nn.Module):
     # ------------------------------------------------------------------ coding, one frame at a time
     def start(self) -> tuple[torch.Tensor, torch.Tensor]:
         """The state before the first frame: ``(GRU state, h_0)``."""
-        h0 = torch.zeros(1, 1, self.hidden)
-        out, state = self.time(self.frame_in(torch.zeros(1, 1, self.dim)), h0)
+        dtype = self.bias.dtype
+        h0 = torch.zeros(1, 1, self.hidden, dtype=dtype)
+        out, state = self.time(self.frame_in(torch.zeros(1, 1, self.dim, dtype=dtype)), h0)
         return state, out[0, 0]
 
     def frame_logits(self, h: torch.Tensor, partial: torch.Tensor, k: int, embed: torch.Tensor) -> torch.Tensor:

@@ -18,6 +18,7 @@ import numpy as np
 import torch
 from torch import nn
 
+from ncodec.determinism import exact
 from ncodec.entropy import ConditionalPrior, Decoder, Encoder
 from ncodec.entropy.gaussian_latent import train_outputs
 from ncodec.entropy.quantization import quantize
@@ -51,8 +52,14 @@ class CheckerboardLatent:
     def __init__(self, prior: ConditionalPrior, context: CheckerboardContext, entropy_net: nn.Module) -> None:
         self.prior, self.context, self.entropy_net = prior, context, entropy_net
 
+    @staticmethod
+    def _run(module: nn.Module, x: torch.Tensor) -> torch.Tensor:
+        """Training's float32 module, or its float64 twin when coding (float64 ``hyper``: the
+        tables must come out the same on every machine, see :mod:`ncodec.determinism`)."""
+        return exact(module)(x) if x.dtype == torch.float64 else module(x)
+
     def _params(self, hyper: torch.Tensor, ctx: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-        scales, means = self.entropy_net(torch.cat([hyper, ctx], 1)).chunk(2, 1)
+        scales, means = self._run(self.entropy_net, torch.cat([hyper, ctx.to(hyper.dtype)], 1)).chunk(2, 1)
         return scales, means
 
     def _two_pass(self, y: torch.Tensor, hyper: torch.Tensor, anchor: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
@@ -72,7 +79,7 @@ class CheckerboardLatent:
         anchor = anchor_mask(*y.shape[-2:]).expand_as(y)
         s0, m0 = self._params(hyper, torch.zeros_like(hyper))
         y_anchor = torch.round(y - m0) + m0
-        s1, m1 = self._params(hyper, self.context(y_anchor * anchor))
+        s1, m1 = self._params(hyper, self._run(self.context, y_anchor * anchor))
         return torch.where(anchor, torch.round(y - m0), torch.round(y - m1)).numpy().astype("int64")
 
     def _passes(self, hyper: torch.Tensor, y_shape: tuple[int, ...], anchors) -> tuple:
@@ -81,9 +88,9 @@ class CheckerboardLatent:
         anchor = anchor_mask(*y_shape[-2:]).expand(y_shape)
         s0, m0 = self._params(hyper, torch.zeros_like(hyper))
         sym0 = anchors(s0[anchor])
-        y_hat = torch.zeros(y_shape)
-        y_hat[anchor] = torch.from_numpy(sym0.astype("float32")) + m0[anchor]
-        s1, m1 = self._params(hyper, self.context(y_hat * anchor))
+        y_hat = torch.zeros(y_shape, dtype=hyper.dtype)
+        y_hat[anchor] = torch.from_numpy(sym0).to(hyper.dtype) + m0[anchor]
+        s1, m1 = self._params(hyper, self._run(self.context, y_hat * anchor))
         return anchor, sym0, y_hat, s1[~anchor], m1[~anchor]
 
     @staticmethod
@@ -93,8 +100,8 @@ class CheckerboardLatent:
     def dequantize(self, y_sym: np.ndarray, hyper: torch.Tensor) -> torch.Tensor:
         sym = torch.from_numpy(y_sym)
         anchor, _, y_hat, _, m1 = self._passes(hyper, tuple(sym.shape), lambda s0: self._anchors_of(sym))
-        y_hat[~anchor] = sym[~anchor].float() + m1
-        return y_hat
+        y_hat[~anchor] = sym[~anchor].to(y_hat.dtype) + m1
+        return y_hat.float()
 
     def encode(self, enc: Encoder, y_sym: np.ndarray, hyper: torch.Tensor) -> None:
         sym = torch.from_numpy(y_sym)
@@ -110,10 +117,10 @@ class CheckerboardLatent:
     def decode(self, dec: Decoder, shape: tuple[int, ...], hyper: torch.Tensor) -> tuple[np.ndarray, torch.Tensor]:
         anchor, sym0, y_hat, s1, m1 = self._passes(hyper, tuple(shape), lambda s0: self.prior.decode(dec, s0))
         sym1 = self.prior.decode(dec, s1)
-        y_hat[~anchor] = torch.from_numpy(sym1.astype("float32")) + m1
+        y_hat[~anchor] = torch.from_numpy(sym1).to(y_hat.dtype) + m1
         y_sym = np.zeros(tuple(shape), np.int64)
         y_sym[anchor.numpy()], y_sym[~anchor.numpy()] = sym0, sym1
-        return y_sym, y_hat
+        return y_sym, y_hat.float()
 
     def bits(self, y_sym: np.ndarray, hyper: torch.Tensor) -> float:
         sym = torch.from_numpy(y_sym)
