@@ -18,6 +18,7 @@ from ncodec.latents import LatentCodec
 GOLDEN = Path(__file__).resolve().parent / "golden"
 IMAGE = ["factorized", "hyperprior", "mean-scale", "checkerboard"]
 VIDEO = ["nerv", "hnerv"]
+AUDIO = ["wavelet-audio", "rvq-audio"]
 
 
 def _no_synthesis(monkeypatch, codec):
@@ -28,6 +29,9 @@ def _no_synthesis(monkeypatch, codec):
     if codec.kind == "image":
         monkeypatch.setattr(codec.model.g_s, "forward", refuse)
         monkeypatch.setattr(type(codec.model), "synthesise", refuse)
+    elif codec.kind == "audio":
+        monkeypatch.setattr(type(codec.model), "synthesis", refuse)
+        monkeypatch.setattr(type(codec.model), "synthesise", refuse)
     else:
         from ncodec.codecs.video import hnerv, nerv, rendering
 
@@ -36,25 +40,25 @@ def _no_synthesis(monkeypatch, codec):
         monkeypatch.setattr(hnerv.HNeRVDecoder, "forward", refuse)
 
 
-@pytest.mark.parametrize("name", IMAGE + VIDEO)
+@pytest.mark.parametrize("name", IMAGE + VIDEO + AUDIO)
 def test_every_learned_codec_implements_the_four_steps(name):
     codec = get(name)
     assert isinstance(codec, LearnedCodec) and isinstance(codec, LatentCodec)
 
 
-@pytest.mark.parametrize("name", IMAGE + VIDEO)
+@pytest.mark.parametrize("name", IMAGE + VIDEO + AUDIO)
 def test_latents_of_a_stream_run_no_synthesis(name, monkeypatch):
     data = (GOLDEN / f"{name}.ncd").read_bytes()
     codec = get(name)
     _no_synthesis(monkeypatch, codec)
     lat = codec.latents(data)
     assert lat.codec == name and lat.media == Container.from_bytes(data).media
-    assert all(v.dtype == np.int64 or k == "y_hat" for k, v in lat.tensors.items())
+    assert all(v.dtype == np.int64 or k in ("y_hat", "v_hat") for k, v in lat.tensors.items())
     with pytest.raises(AssertionError, match="synthesis ran"):
         codec.synthesise(lat)  # the patch is live: the call above really ran none of it
 
 
-@pytest.mark.parametrize("name", IMAGE + VIDEO)
+@pytest.mark.parametrize("name", IMAGE + VIDEO + AUDIO)
 def test_four_steps_compose_to_the_stream_and_the_decode(name):
     data = (GOLDEN / f"{name}.ncd").read_bytes()
     c = Container.from_bytes(data)
@@ -65,6 +69,8 @@ def test_four_steps_compose_to_the_stream_and_the_decode(name):
     out, ref = codec.synthesise(lat), ncodec.decode(data)
     if out.kind == "image":
         assert np.array_equal(out.pixels, ref.pixels)
+    elif out.kind == "audio":
+        assert np.array_equal(out.samples, ref.samples) and out.sample_rate == ref.sample_rate
     else:
         assert all(np.array_equal(a, b) for a, b in zip(out.planes, ref.planes))
 
