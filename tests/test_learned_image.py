@@ -246,8 +246,18 @@ def test_shipped_weights_and_their_reference_points(name):
         assert abs(s["psnr"] - psnr) < 0.02, (q, s["psnr"])
 
 
-def test_shipped_weights_stay_under_40_mb_together():
+def test_shipped_weights_stay_within_their_budgets():
+    """Image weights under 40 MB together, audio weights under 10 MB together; every shipped
+    file belongs to a registered codec."""
+    from ncodec.codecs import codec_class, names
     from ncodec.weights import WEIGHTS_DIR
 
+    owners = {}
+    for n in names():
+        shipped = getattr(codec_class(n), "shipped_weights", None)
+        if shipped is not None:
+            owners[shipped().name] = codec_class(n).kind
     files = list(WEIGHTS_DIR.glob("*.safetensors"))
-    assert files and sum(f.stat().st_size for f in files) < 40e6
+    assert files and all(f.name in owners for f in files)
+    size = {kind: sum(f.stat().st_size for f in files if owners[f.name] == kind) for kind in ("image", "audio")}
+    assert 0 < size["image"] < 40e6 and size["audio"] < 10e6
