@@ -281,3 +281,26 @@ def test_shipped_weights_code_every_dev_speech_clip_within_the_estimate(name, qu
         n = codec.payload_bytes(c)
         assert abs(n - codec.estimate_bits(a, quality) / 8) <= 0.01 * n + 64, f.name
         assert codec.decode(c).samples.shape == a.samples.shape
+
+
+def test_the_coding_path_of_the_token_prior_is_its_training_maths():
+    """StepPrior (float64 numpy, one token at a time: what encoder and decoder run) gives the
+    logits the teacher-forced training pass gives, to float32 rounding."""
+    from ncodec.codecs.audio.token_prior import StepPrior
+
+    torch.manual_seed(0)
+    m = build_model("rvq", C=16, D=16, codebooks=6, size=64, hidden=32)
+    with torch.no_grad():
+        for p in m.prior.parameters():
+            p.normal_(0, 0.3)
+        tokens = torch.randint(0, 64, (1, 6, 7))
+        ref = m.prior.logits(tokens, m.rvq.embed).double()[0]  # frames x codebooks x V
+    step = StepPrior(m.prior, m.rvq.embed)
+    h, worst = step.start(), 0.0
+    for t in range(7):
+        partial = np.zeros(16)
+        for k in range(6):
+            worst = max(worst, float(np.abs(step.frame_logits(h, partial, k) - ref[t, k].numpy()).max()))
+            partial = partial + step.embed[k, tokens[0, k, t]]
+        h = step.advance(h, partial)
+    assert worst < 1e-5 < float(ref.abs().max())

@@ -14,15 +14,17 @@ tables), and the query ``u_{t,k} = MLP(h_t + W p_{t,k} + c_k)`` mixes
 - ``c_k``: a learned vector per codebook.
 
 Training runs all ``(t, k)`` at once (teacher forcing, :meth:`TokenPrior.logits`); coding runs
-the same maths one frame at a time (:meth:`TokenPrior.start`, :meth:`TokenPrior.frame_logits`,
-:meth:`TokenPrior.advance`) on one thread, in the same order in the encoder and the decoder, so
-both see bit-identical logits. Symbols go through :class:`~ncodec.entropy.CategoricalPrior`.
+the same maths one token at a time in float64 numpy (:class:`StepPrior`: a few matrix-vector
+products per token, without torch's per-call overhead), in the same order in the encoder and
+the decoder, so both see the same logits. Symbols go through :class:`~ncodec.entropy.CategoricalPrior`.
 """
 
 from __future__ import annotations
 
 import math
 
+import numpy as np
+import scipy.special
 import torch
 from torch import nn
 
@@ -38,12 +40,8 @@ class TokenPrior(nn.Module):
         self.query = nn.Sequential(nn.GELU(), nn.Linear(hidden, hidden), nn.GELU(), nn.Linear(hidden, dim))
         self.bias = nn.Parameter(torch.zeros(codebooks, size))
 
-    def _logits(self, ctx: torch.Tensor, embed: torch.Tensor, k: slice | int) -> torch.Tensor:
-        u = self.query(ctx)
-        e = embed[k]
-        if isinstance(k, int):
-            return u @ e.t() / math.sqrt(self.dim) + self.bias[k]
-        return torch.einsum("...kd,kvd->...kv", u, e) / math.sqrt(self.dim) + self.bias[k]
+    def _logits(self, ctx: torch.Tensor, embed: torch.Tensor, k: slice) -> torch.Tensor:
+        return torch.einsum("...kd,kvd->...kv", self.query(ctx), embed[k]) / math.sqrt(self.dim) + self.bias[k]
 
     def logits(self, tokens: torch.Tensor, embed: torch.Tensor) -> torch.Tensor:
         """Teacher-forced logits ``B x T x n x V`` for tokens ``B x n x T`` (``n <= K`` codebooks
@@ -58,19 +56,54 @@ class TokenPrior(nn.Module):
         ctx = h[:, :, None] + self.partial_in(partial) + self.codebook_vec[:n]
         return self._logits(ctx, embed, slice(0, n))
 
-    # ------------------------------------------------------------------ coding, one frame at a time
-    def start(self) -> tuple[torch.Tensor, torch.Tensor]:
-        """The state before the first frame: ``(GRU state, h_0)``."""
-        dtype = self.bias.dtype
-        h0 = torch.zeros(1, 1, self.hidden, dtype=dtype)
-        out, state = self.time(self.frame_in(torch.zeros(1, 1, self.dim, dtype=dtype)), h0)
-        return state, out[0, 0]
 
-    def frame_logits(self, h: torch.Tensor, partial: torch.Tensor, k: int, embed: torch.Tensor) -> torch.Tensor:
-        """Logits (``V``) of codebook ``k`` given ``h_t`` and this frame's partial reconstruction."""
-        return self._logits(h + self.partial_in(partial) + self.codebook_vec[k], embed, k)
 
-    def advance(self, state: torch.Tensor, frame: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-        """Feed a finished frame's reconstruction (``D``): ``(state, h_{t+1})``."""
-        out, state = self.time(self.frame_in(frame)[None, None], state)
-        return state, out[0, 0]
+def _np(t: torch.Tensor) -> np.ndarray:
+    return t.detach().cpu().double().numpy()
+
+
+class StepPrior:
+    """:class:`TokenPrior`'s maths one token at a time, in float64 numpy (the coding path).
+
+    ``state`` is the GRU's hidden vector ``h_t``; :meth:`frame_logits` gives codebook ``k``'s
+    logits from ``h_t`` and the frame's partial reconstruction, :meth:`advance` feeds a finished
+    frame. The GRU step is PyTorch's: ``r, z = sigmoid(W_i[r,z] x + b_i + W_h[r,z] h + b_h)``,
+    ``n = tanh(W_in x + b_in + r (W_hn h + b_hn))``, ``h' = (1 - z) n + z h``; GELU is the exact
+    ``x Phi(x)``.
+    """
+
+    def __init__(self, prior: TokenPrior, embed: torch.Tensor) -> None:
+        self.embed = _np(embed)  # K x V x D
+        self.scale = 1.0 / math.sqrt(prior.dim)
+        self.w_frame, self.b_frame = _np(prior.frame_in.weight), _np(prior.frame_in.bias)
+        self.w_partial, self.b_partial = _np(prior.partial_in.weight), _np(prior.partial_in.bias)
+        self.codebook_vec, self.bias = _np(prior.codebook_vec), _np(prior.bias)
+        self.w_ih, self.w_hh = _np(prior.time.weight_ih_l0), _np(prior.time.weight_hh_l0)
+        self.b_ih, self.b_hh = _np(prior.time.bias_ih_l0), _np(prior.time.bias_hh_l0)
+        self.w1, self.b1 = _np(prior.query[1].weight), _np(prior.query[1].bias)
+        self.w2, self.b2 = _np(prior.query[3].weight), _np(prior.query[3].bias)
+        self.hidden = prior.hidden
+
+    @staticmethod
+    def _gelu(x: np.ndarray) -> np.ndarray:
+        return 0.5 * x * (1.0 + scipy.special.erf(x / math.sqrt(2.0)))
+
+    def _gru(self, x: np.ndarray, h: np.ndarray) -> np.ndarray:
+        H = self.hidden
+        gi = self.w_ih @ x + self.b_ih
+        gh = self.w_hh @ h + self.b_hh
+        r = scipy.special.expit(gi[:H] + gh[:H])
+        z = scipy.special.expit(gi[H:2 * H] + gh[H:2 * H])
+        n = np.tanh(gi[2 * H:] + r * gh[2 * H:])
+        return (1.0 - z) * n + z * h
+
+    def start(self) -> np.ndarray:
+        return self.advance(np.zeros(self.hidden), np.zeros(self.embed.shape[2]))
+
+    def advance(self, h: np.ndarray, frame: np.ndarray) -> np.ndarray:
+        return self._gru(self.w_frame @ frame + self.b_frame, h)
+
+    def frame_logits(self, h: np.ndarray, partial: np.ndarray, k: int) -> np.ndarray:
+        ctx = h + self.w_partial @ partial + self.b_partial + self.codebook_vec[k]
+        u = self.w2 @ self._gelu(self.w1 @ self._gelu(ctx) + self.b1) + self.b2
+        return self.embed[k] @ u * self.scale + self.bias[k]
