@@ -194,7 +194,9 @@ def test_fuzz_learned_headers_and_payloads_behind_valid_checksums(name):
     c = Container.from_bytes(data)
     rng = np.random.default_rng(zlib.crc32(name.encode()))
     outcomes = _run(LEARNED_CASES, lambda i: _learned_mutate(c, rng), max_memory=LEARNED_MEMORY)
-    assert outcomes["error"] >= LEARNED_CASES // 4  # shapes, params: refused; payload bytes may decode
+    # shapes, params: refused; payload bytes may decode. An audio header may declare any length and
+    # channel count that keeps its segment count (up to 10 s here) and still be a valid stream.
+    assert outcomes["error"] >= LEARNED_CASES // (8 if c.media["kind"] == "audio" else 4)
 
 
 def test_hostile_declared_size_is_refused_before_allocation():
