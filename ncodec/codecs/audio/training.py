@@ -69,10 +69,12 @@ class AudioTask:
         self.cfg = cfg
         self.log_columns = ["kbps", "spectral", "waveform"] + (["fixed_kbps"] if cfg.arch == "rvq" else [])
         self.val: list[torch.Tensor] = []
-        self.stride = build_model(cfg.arch, **cfg.model_config()).stride
+        self.stride = 0  # set by build_model, which the loop calls before sampler
 
     def build_model(self):
-        return build_model(self.cfg.arch, **self.cfg.model_config())
+        model = build_model(self.cfg.arch, **self.cfg.model_config())
+        self.stride = model.stride
+        return model
 
     def sampler(self, rank: int, progress: bool) -> ClipSampler:
         cfg = self.cfg

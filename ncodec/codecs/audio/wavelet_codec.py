@@ -85,14 +85,16 @@ class WaveletAudioCodec(LearnedAudioCodec):
             raise CorruptStreamError(f"unknown entropy coder {coder!r}")
         pieces = {chunk: _split(c, chunk, key, len(spans), self.name)
                   for chunk, key in (("hyper", "hyper_sizes"), ("latents", "latent_sizes"))}
-        zs, ys = [], []
+        zs, ys, y_hats = [], [], []
         for i, (a, b) in enumerate(spans):
             shapes = {"z": [1, m.N, b - a], "y": [1, m.M, 4 * (b - a)]}
-            sym, _ = m.coding.decode_parts({"z": pieces["hyper"][i], "y": pieces["latents"][i]}, shapes, coder)
+            sym, y_hat = m.coding.decode_parts({"z": pieces["hyper"][i], "y": pieces["latents"][i]}, shapes, coder)
             zs.append(sym["z"])
             ys.append(sym["y"])
+            y_hats.append(y_hat)
         symbols = {"z": np.concatenate(zs, axis=-1), "y": np.concatenate(ys, axis=-1)}
-        return self._with_y_hat(float(c.quality), dict(c.media), symbols, {"coder": coder, "segment": segment})
+        return self._with_y_hat(float(c.quality), dict(c.media), symbols, {"coder": coder, "segment": segment},
+                                y_hats)
 
     def synthesise(self, latents: Latents) -> Audio:
         import torch
@@ -109,12 +111,16 @@ class WaveletAudioCodec(LearnedAudioCodec):
         qv = m.gain.quality_tensor(q, 1)
         return self._windowed_analysis(padded, lambda x: m.analysis(x, qv), m.frame, self.segment)
 
-    def _with_y_hat(self, q: float, media: dict, symbols: dict, side: dict) -> Latents:
+    def _with_y_hat(self, q: float, media: dict, symbols: dict, side: dict, y_hats: Optional[list] = None) -> Latents:
+        """The latents record; ``y_hats`` are the segments' dequantized latents when the entropy
+        decoder already gave them, else they are derived from the symbols."""
         import torch
 
         m = self.model
-        y_hat = torch.cat([m.coding.dequantize({"z": symbols["z"][..., a:b], "y": symbols["y"][..., 4 * a:4 * b]})
-                           for a, b in segments(symbols["z"].shape[-1], side["segment"])], dim=-1)
+        if y_hats is None:
+            y_hats = [m.coding.dequantize({"z": symbols["z"][..., a:b], "y": symbols["y"][..., 4 * a:4 * b]})
+                      for a, b in segments(symbols["z"].shape[-1], side["segment"])]
+        y_hat = torch.cat(y_hats, dim=-1)
         tensors = {**{k: np.asarray(v, np.int64) for k, v in symbols.items()}, "y_hat": y_hat.numpy()}
         return self._latents(q, media, tensors, side)
 
