@@ -2,7 +2,8 @@
 
 Each command runs ``--repeat`` times as a fresh process; the table gives the median wall time,
 its ratio to ``python -c pass`` and the time above ``python -c "import PIL, av"`` (the
-libraries a classical decode needs in any case). Streams are made first from the bundled
+libraries a classical decode needs in any case); ``python -c "import torch"`` is the floor of a
+learned decode. Streams are made first from the bundled
 samples (and, with ``--image``, a learned checkerboard stream of that image; the default is
 Kodak's kodim01 when ../shared/data is present); making them is not timed.
 
@@ -70,6 +71,7 @@ def main() -> int:
         runs = {
             "python -c pass": [sys.executable, "-c", "pass"],
             "python -c 'import PIL, av'": [sys.executable, "-c", "import PIL, av"],
+            "python -c 'import torch'": [sys.executable, "-c", "import torch"],
             "codecs": ncodec_cmd + ["codecs"],
             "info": ncodec_cmd + ["info", str(s["checkerboard"])],
             "decode png": ncodec_cmd + ["decode", "-f", str(s["png"]), str(out / "a.png")],

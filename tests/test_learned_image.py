@@ -261,3 +261,26 @@ def test_shipped_weights_stay_within_their_budgets():
     assert files and all(f.name in owners for f in files)
     size = {kind: sum(f.stat().st_size for f in files if owners[f.name] == kind) for kind in ("image", "audio")}
     assert 0 < size["image"] < 40e6 and size["audio"] < 10e6
+
+
+@pytest.mark.parametrize("h, w", [(7, 9), (8, 8), (1, 6), (5, 1)])
+def test_checkerboard_coding_path_computes_only_the_positions_it_uses(h, w):
+    """The float64 coding path runs the context on the non-anchor sub-lattices and the entropy
+    network on one half per pass: equal to the full computation at the positions used."""
+    from ncodec.codecs.image.latent_codecs import anchor_mask
+
+    torch.manual_seed(0)
+    model = build_model("checkerboard", N=16, M=24).double()
+    latent = model.latent_codec
+    where = anchor_mask(h, w)[0, 0]
+    y_anchor = torch.randn(2, 24, h, w, dtype=torch.float64) * where
+    full = model.context(y_anchor)
+    part = model.context.at_non_anchors(y_anchor)
+    assert torch.allclose(part[..., ~where], full[..., ~where], rtol=1e-12, atol=1e-12)
+    assert not part[..., where].any()
+    hyper = torch.randn(2, 48, h, w, dtype=torch.float64)
+    for mask in (where, ~where):
+        got = latent._params(hyper, full, mask)
+        want = latent._params(hyper, full)
+        for g, e in zip(got, want):
+            assert torch.allclose(g[..., mask], e[..., mask], rtol=1e-12, atol=1e-12)

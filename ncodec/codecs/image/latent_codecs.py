@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import numpy as np
 import torch
+import torch.nn.functional as F
 from torch import nn
 
 from ncodec.determinism import exact
@@ -36,6 +37,20 @@ class CheckerboardContext(nn.Conv2d):
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         return self._conv_forward(x, self.weight * self.mask, self.bias)
 
+    def at_non_anchors(self, x: torch.Tensor) -> torch.Tensor:
+        """``forward(x)`` at the non-anchor positions only (zeros at the anchors), in half the work:
+        the two non-anchor sub-lattices, ``(even, odd)`` and ``(odd, even)``, are two stride-2
+        convolutions of the padded input offset by one column or one row."""
+        p = self.kernel_size[0] // 2
+        padded = F.pad(x, (p, p, p, p))
+        weight = self.weight * self.mask
+        out = x.new_zeros(x.shape[0], self.out_channels, *x.shape[-2:])
+        if x.shape[-1] > 1:
+            out[..., 0::2, 1::2] = F.conv2d(padded[..., :, 1:], weight, self.bias, stride=2)
+        if x.shape[-2] > 1:
+            out[..., 1::2, 0::2] = F.conv2d(padded[..., 1:, :], weight, self.bias, stride=2)
+        return out
+
 
 def anchor_mask(h: int, w: int) -> torch.Tensor:
     """``(i + j)`` even: the positions coded first, from the hyperprior alone."""
@@ -51,6 +66,7 @@ class CheckerboardLatent:
 
     def __init__(self, prior: ConditionalPrior, context: CheckerboardContext, entropy_net: nn.Module) -> None:
         self.prior, self.context, self.entropy_net = prior, context, entropy_net
+        self._pointwise = all(m.kernel_size == (1, 1) for m in entropy_net.modules() if isinstance(m, nn.Conv2d))
 
     @staticmethod
     def _run(module: nn.Module, x: torch.Tensor) -> torch.Tensor:
@@ -58,9 +74,23 @@ class CheckerboardLatent:
         tables must come out the same on every machine, see :mod:`ncodec.determinism`)."""
         return exact(module)(x) if x.dtype == torch.float64 else module(x)
 
-    def _params(self, hyper: torch.Tensor, ctx: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-        scales, means = self._run(self.entropy_net, torch.cat([hyper, ctx.to(hyper.dtype)], 1)).chunk(2, 1)
-        return scales, means
+    def _params(self, hyper: torch.Tensor, ctx: torch.Tensor,
+                where: torch.Tensor | None = None) -> tuple[torch.Tensor, torch.Tensor]:
+        """``(scales, means)`` from ``entropy_net``; with ``where`` (an ``(H, W)`` mask) and a
+        pointwise network, computed at those positions only (zeros elsewhere)."""
+        x = torch.cat([hyper, ctx.to(hyper.dtype)], 1)
+        if where is None or not self._pointwise:
+            return self._run(self.entropy_net, x).chunk(2, 1)
+        part = self._run(self.entropy_net, x[:, :, where][..., None])[..., 0]
+        out = x.new_zeros(x.shape[0], part.shape[1], *x.shape[-2:])
+        out[:, :, where] = part
+        return out.chunk(2, 1)
+
+    def _context(self, y_anchor: torch.Tensor) -> torch.Tensor:
+        """The context features where they are used (the non-anchors), float64 when coding."""
+        if y_anchor.dtype == torch.float64:
+            return exact(self.context).at_non_anchors(y_anchor)
+        return self.context(y_anchor)
 
     def _two_pass(self, y: torch.Tensor, hyper: torch.Tensor, anchor: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         """Training's per-element ``(scales, means)``: non-anchors see the straight-through rounded anchors."""
@@ -76,21 +106,23 @@ class CheckerboardLatent:
         return self._two_pass(y, hyper, anchor_mask(*y.shape[-2:]).to(y.device))
 
     def symbols(self, y: torch.Tensor, hyper: torch.Tensor) -> np.ndarray:
-        anchor = anchor_mask(*y.shape[-2:]).expand_as(y)
-        s0, m0 = self._params(hyper, torch.zeros_like(hyper))
+        where = anchor_mask(*y.shape[-2:])[0, 0]
+        anchor = where.expand_as(y)
+        s0, m0 = self._params(hyper, torch.zeros_like(hyper), where)
         y_anchor = torch.round(y - m0) + m0
-        s1, m1 = self._params(hyper, self._run(self.context, y_anchor * anchor))
+        s1, m1 = self._params(hyper, self._context(y_anchor * anchor), ~where)
         return torch.where(anchor, torch.round(y - m0), torch.round(y - m1)).numpy().astype("int64")
 
     def _passes(self, hyper: torch.Tensor, y_shape: tuple[int, ...], anchors) -> tuple:
         """The coding passes: ``anchors(s0) -> anchor symbols`` (coded or decoded), from which
         the non-anchors' scales and means follow."""
-        anchor = anchor_mask(*y_shape[-2:]).expand(y_shape)
-        s0, m0 = self._params(hyper, torch.zeros_like(hyper))
+        where = anchor_mask(*y_shape[-2:])[0, 0]
+        anchor = where.expand(y_shape)
+        s0, m0 = self._params(hyper, torch.zeros_like(hyper), where)
         sym0 = anchors(s0[anchor])
         y_hat = torch.zeros(y_shape, dtype=hyper.dtype)
         y_hat[anchor] = torch.from_numpy(sym0).to(hyper.dtype) + m0[anchor]
-        s1, m1 = self._params(hyper, self._run(self.context, y_hat * anchor))
+        s1, m1 = self._params(hyper, self._context(y_hat * anchor), ~where)
         return anchor, sym0, y_hat, s1[~anchor], m1[~anchor]
 
     @staticmethod
