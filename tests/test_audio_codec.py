@@ -304,3 +304,65 @@ def test_the_coding_path_of_the_token_prior_is_its_training_maths():
             partial = partial + step.embed[k, tokens[0, k, t]]
         h = step.advance(h, partial)
     assert worst < 1e-5 < float(ref.abs().max())
+
+
+# ---------------------------------------------------------------------- channel modes (wavelet-music)
+@pytest.fixture(scope="module")
+def music(tmp_path_factory):
+    from ncodec.codecs.audio.wavelet_codec import WaveletMusicCodec
+
+    torch.manual_seed(3)
+    model = build_model("wavelet", C=32, M=16, N=16, levels=5, sample_rate=44_100)
+    with torch.no_grad():
+        model.g_a[-1].weight.mul_(40.0)
+    path = tmp_path_factory.mktemp("music") / "music.safetensors"
+    save_weights(learned_state(model), path, {"config": model.config()})
+    return WaveletMusicCodec(weights=path)
+
+
+def stereo(seconds=0.8, rate=44_100, width=0.5):
+    """Speech on the left, a delayed, quieter copy plus a tone on the right (``width`` scales the difference)."""
+    x = speech(seconds, rate).samples[0]
+    t = np.arange(len(x)) / rate
+    right = 0.7 * np.roll(x, 40) + 0.1 * np.sin(2 * np.pi * 330 * t)
+    return ncodec.Audio(np.stack([x, x + width * (right - x)]).astype(np.float32), rate)
+
+
+@pytest.mark.parametrize("channels,mode", [(1, None), (2, "mid-side"), (3, "separate")])
+def test_music_codec_codes_each_channel_count_in_its_mode(music, channels, mode):
+    a = stereo()
+    a = ncodec.Audio(np.ascontiguousarray(np.concatenate([a.samples, a.samples[:1] * 0.5])[:channels]), a.sample_rate)
+    data = music.encode(a, 0.5)
+    c = Container.from_bytes(data)
+    assert c.params.get("channels") == mode
+    assert c.chunks["hyper"] and c.chunks["latents"]
+    b = music.decode(data)
+    assert b.samples.shape == a.samples.shape and b.sample_rate == a.sample_rate
+    real = sum(len(v) for v in c.chunks.values())
+    assert abs(real - music.estimate_bits(a, 0.5) / 8) <= 0.01 * real + 64
+
+
+def test_mid_side_is_the_two_mono_signals_coded_together(music):
+    """A stereo stream's latents are those of its mid and side signals coded alone, and its
+    decoded channels are ``M + S`` and ``M - S`` of the decoded signals."""
+    a = stereo()
+    lat = music.analyse(a, 0.5)
+    assert lat.tensors["y"].shape[0] == 2
+    left, right = a.samples
+    for k, signal in enumerate(((left + right) / 2, (left - right) / 2)):
+        alone = music.analyse(ncodec.Audio(signal[None].astype(np.float32), a.sample_rate), 0.5)
+        assert np.mean(alone.tensors["y"][0] == lat.tensors["y"][k]) > 0.99
+    m = music.model
+    x = music._windowed_synthesis(torch.from_numpy(lat.tensors["y_hat"]), lambda v: m.synthesise(v, 0.5),
+                                  m.frame, music.segment)
+    out = music.synthesise(lat).samples
+    n = a.samples.shape[1]
+    assert np.array_equal(out, np.clip(np.stack([x[0] + x[1], x[0] - x[1]])[:, :n], -1, 1))
+
+
+def test_a_mid_side_header_on_a_mono_stream_is_refused(music):
+    c = Container.from_bytes(music.encode(speech(0.5, 44_100), 0.5))
+    for params in ({**c.params, "channels": "mid-side"}, {**c.params, "channels": "surround"}):
+        bad = Container(c.codec, c.codec_version, c.media, c.chunks, params, c.weights, c.quality)
+        with pytest.raises(CorruptStreamError, match="channel mode"):
+            music.decode(bad.to_bytes())

@@ -16,6 +16,7 @@ import pytest
 
 import ncodec
 from ncodec.codecs.audio.training_data import is_held_out, speaker_of, speaker_split
+from ncodec.container import Container
 from ncodec.media_io.audio import write_audio
 
 RATE = 16_000
@@ -137,3 +138,40 @@ def test_exported_weights_load_as_the_codec(train_dir, tmp_path, arch, codec, ca
     other = "rvq" if arch == "wavelet" else "wavelet"
     assert main(_args(train_dir, run, 3, other)) == 1
     assert "arch" in capsys.readouterr().err
+
+
+def test_a_stereo_music_model_trains_on_mid_and_side_and_codes_stereo(tmp_path, capsys):
+    """``--channels mid-side --levels 5 --lambdas``: each stereo file gives its mid and side clips;
+    the run resumes with its lambdas (a JSON list against the config's tuple); the export is a
+    wavelet-music codec that codes stereo as mid/side."""
+    from ncodec.cli.main import main
+    from ncodec.codecs.audio.training_data import load_clips
+    from ncodec.codecs.audio.wavelet_codec import WaveletMusicCodec
+
+    d = tmp_path / "music"
+    d.mkdir()
+    rate = 44_100
+    t = np.arange(rate) / rate
+    left, right = 0.3 * np.sin(2 * np.pi * 220 * t), 0.2 * np.sin(2 * np.pi * 330 * t)
+    write_audio(ncodec.Audio(np.stack([left, right]).astype(np.float32), rate), d / "syn_duo_0.wav")
+    write_audio(ncodec.Audio(left[None].astype(np.float32), rate), d / "syn_solo_0.wav")
+    clips = load_clips(sorted(d.glob("*.wav")), rate, 1024, progress=False, channels="mid-side")
+    assert len(clips) == 3
+    assert np.allclose(clips[0], (left + right) / 2, atol=1e-4) and np.allclose(clips[1], (left - right) / 2, atol=1e-4)
+    run = tmp_path / "run"
+    args = ["train", "audio", "--data", str(d), "--val-data", str(d), "--steps", "2", "--batch", "2",
+            "--crop-seconds", "0.1", "--threads", "1", "--no-progress", "--out", str(run), "--C", "16", "--M", "8",
+            "--N", "8", "--levels", "5", "--sample-rate", str(rate), "--channels", "mid-side",
+            "--lambdas", "10,100,1000"]
+    assert main(args) == 0
+    assert main([*args[:7], "3", *args[8:]]) == 0  # resumes: same lambdas
+    assert main([*args[:-1], "10,100"]) == 1 and "lambdas" in capsys.readouterr().err
+    assert main([*args[:-1], "100,10"]) == 1 and "ascending" in capsys.readouterr().err
+    w = tmp_path / "m.safetensors"
+    assert main(["train", "export", str(run), str(w)]) == 0
+    codec = WaveletMusicCodec(weights=w)
+    assert codec.model.gain.lambdas == (10.0, 100.0, 1000.0) and codec.model.levels == 5
+    a = ncodec.Audio(np.stack([left, right])[:, :20_000].astype(np.float32), rate)
+    data = codec.encode(a)
+    assert Container.from_bytes(data).params["channels"] == "mid-side"
+    assert codec.decode(data).samples.shape == (2, 20_000)

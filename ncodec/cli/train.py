@@ -41,6 +41,11 @@ def add_parser(sub) -> None:
     a.add_argument("--N", type=int, default=32, help="wavelet: hyper-latent channels")
     a.add_argument("--D", type=int, default=48, help="rvq: token-frame dimension")
     a.add_argument("--codebooks", type=int, default=32, help="rvq: residual codebooks")
+    a.add_argument("--levels", type=int, default=4, help="wavelet-packet levels (2^levels bands; 5 for 44.1 kHz)")
+    a.add_argument("--lambdas", default="", metavar="L1,L2,...",
+                   help="wavelet: the gain levels' Lagrangians, ascending (default: the speech model's)")
+    a.add_argument("--channels", default="mono", choices=["mono", "mid-side"],
+                   help="training clips: mono mixes, or each stereo file's mid and side (for stereo codecs)")
     a.add_argument("--waveform-weight", type=float, default=1.0, help="weight of the waveform term in D")
     _common(a)
     x = media.add_parser("export", help="write a training run's current model as a weights file")
@@ -103,6 +108,18 @@ def _export(args: argparse.Namespace) -> None:
     print(f"{args.output}: {info['config']['arch']} at step {p['step']} ({p['hours']} h), {p['dtype']}{shared}")
 
 
+def _lambdas(text: str) -> tuple[float, ...]:
+    from ncodec.errors import NcodecError
+
+    try:
+        values = tuple(float(v) for v in text.split(",") if v.strip())
+    except ValueError:
+        raise NcodecError(f"--lambdas {text!r}: expected comma-separated numbers") from None
+    if values and (len(values) < 2 or any(v <= 0 for v in values) or list(values) != sorted(values)):
+        raise NcodecError(f"--lambdas {text!r}: expected two or more positive numbers, ascending")
+    return values
+
+
 def run(args: argparse.Namespace) -> None:
     if args.medium == "export":
         _export(args)
@@ -112,7 +129,8 @@ def run(args: argparse.Namespace) -> None:
 
         cfg = AudioTrainConfig(**_loop_options(args), crop_seconds=args.crop_seconds, sample_rate=args.sample_rate,
                                C=args.C, M=args.M, N=args.N, D=args.D, codebooks=args.codebooks,
-                               waveform_weight=args.waveform_weight)
+                               waveform_weight=args.waveform_weight, levels=args.levels,
+                               lambdas=_lambdas(args.lambdas), channels=args.channels)
     else:
         from ncodec.codecs.image.training import TrainConfig, train
 

@@ -174,8 +174,11 @@ def _check_run(cfg: LoopConfig, cfg_path: Path, run_dir: Path, rank: int) -> Non
     if cfg_path.exists():
         old = json.loads(cfg_path.read_text())
         defaults = type(cfg)()
+        def plain(v):  # JSON gives lists where the config has tuples
+            return list(v) if isinstance(v, tuple) else v
+
         for k in cfg.FIXED:
-            if old.get(k, getattr(defaults, k)) != getattr(cfg, k):
+            if plain(old.get(k, getattr(defaults, k))) != plain(getattr(cfg, k)):
                 raise NcodecError(f"{run_dir} is a run with {k}={old.get(k)}; this command says {getattr(cfg, k)}")
     elif rank == 0:
         cfg_path.write_text(json.dumps(asdict(cfg), indent=2))

@@ -42,16 +42,18 @@ class AudioTrainConfig(LoopConfig):
     D: int = 48  # rvq: token-frame dimension
     codebooks: int = 32  # rvq
     levels: int = 4
+    lambdas: tuple[float, ...] = ()  # wavelet: the gain levels' Lagrangians (empty: the model's default)
+    channels: str = "mono"  # training clips: "mono", or "mid-side" for codecs that code stereo as M/S
     val_seconds: float = 2.0
     max_val: int = 16
 
-    FIXED = ("arch", "C", "M", "N", "D", "codebooks", "levels", "sample_rate", "batch", "freeze")
+    FIXED = ("arch", "C", "M", "N", "D", "codebooks", "levels", "sample_rate", "batch", "freeze", "lambdas")
 
     def model_config(self) -> dict:
         shared = {"C": self.C, "levels": self.levels, "sample_rate": self.sample_rate}
         if self.arch == "rvq":
             return {**shared, "D": self.D, "codebooks": self.codebooks}
-        return {**shared, "M": self.M, "N": self.N}
+        return {**shared, "M": self.M, "N": self.N, **({"lambdas": list(self.lambdas)} if self.lambdas else {})}
 
 
 def _round_to(n: int, stride: int) -> int:
@@ -81,10 +83,10 @@ class AudioTask:
         crop = _round_to(round(cfg.crop_seconds * cfg.sample_rate), self.stride)
         train_files, held_out = speaker_split(audio_files([Path(d) for d in cfg.data]))
         val_files = audio_files([Path(d) for d in cfg.val_data]) if cfg.val_data else held_out
-        clips = load_clips(train_files, cfg.sample_rate, crop, progress)
+        clips = load_clips(train_files, cfg.sample_rate, crop, progress, cfg.channels)
         val_crop = _round_to(round(cfg.val_seconds * cfg.sample_rate), self.stride)
-        self.val = validation_crops(load_clips(val_files, cfg.sample_rate, self.stride, False), val_crop,
-                                    cfg.max_val, self.stride) if val_files else []
+        self.val = validation_crops(load_clips(val_files, cfg.sample_rate, self.stride, False, cfg.channels),
+                                    val_crop, cfg.max_val, self.stride) if val_files else []
         return ClipSampler(clips, crop, seed=cfg.seed + 7919 * rank, gain_db=tuple(cfg.gain_db))
 
     def prepare(self, batch: torch.Tensor, device: torch.device) -> torch.Tensor:

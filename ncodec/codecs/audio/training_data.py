@@ -1,6 +1,8 @@
 """Training audio for learned audio codecs: decoded once into memory, served as random crops.
 
-Files are read mono at the model's sample rate. Files recorded below it (the 8 kHz spoken
+Files are read mono at the model's sample rate, or with ``channels="mid-side"`` (for codecs
+that code stereo as mid/side) each stereo file gives two clips, its mid ``(L + R) / 2`` and its
+side ``(L - R) / 2``, so the model learns both kinds of signal it will code. Files recorded below it (the 8 kHz spoken
 digits of ``train_speech``) are left out rather than upsampled: an upsampled narrow-band clip
 would teach the codec that speech has nothing above 4 kHz. The shared data's dev folders
 (``audio/speech``, ``audio/music``, ``audio/sounds``) are refused: results are reported on them.
@@ -62,17 +64,28 @@ def speaker_split(files: Sequence[Path]) -> tuple[list[Path], list[Path]]:
     return train, held
 
 
-def load_clips(files: Sequence[Path], sample_rate: int, min_length: int, progress: bool = True) -> list[np.ndarray]:
-    """Mono float32 clips at ``sample_rate``; files recorded at a lower rate or shorter than
-    ``min_length`` samples are skipped."""
+CHANNELS = ("mono", "mid-side")
+
+
+def load_clips(files: Sequence[Path], sample_rate: int, min_length: int, progress: bool = True,
+               channels: str = "mono") -> list[np.ndarray]:
+    """Float32 clips at ``sample_rate`` (``channels``: see the module docstring); files recorded at
+    a lower rate or shorter than ``min_length`` samples are skipped."""
+    if channels not in CHANNELS:
+        raise NcodecError(f"unknown training channel mode {channels!r}; choose one of {', '.join(CHANNELS)}")
     clips = []
     for f in tqdm(files, desc="loading audio", disable=not progress, unit="file"):
-        a = read_audio(f, mono=True)
+        a = read_audio(f, mono=channels == "mono")
         if a.sample_rate < sample_rate:
             continue
-        x = resample(a.samples, a.sample_rate, sample_rate)[0]
-        if len(x) >= min_length:
-            clips.append(np.ascontiguousarray(x, dtype=np.float32))
+        s = a.samples
+        if channels == "mid-side" and s.shape[0] == 2:
+            s = np.stack([(s[0] + s[1]) * 0.5, (s[0] - s[1]) * 0.5])
+        elif s.shape[0] > 1:
+            s = s.mean(axis=0, keepdims=True)
+        for x in resample(s, a.sample_rate, sample_rate):
+            if len(x) >= min_length:
+                clips.append(np.ascontiguousarray(x, dtype=np.float32))
     if not clips:
         raise NcodecError(f"no training clip is at least {min_length} samples at {sample_rate} Hz")
     return clips

@@ -7,8 +7,8 @@ segment's hyper-latents and ``latents`` every segment's latents, each the concat
 per-segment coder outputs whose sizes the header lists (``hyper_sizes``, ``latent_sizes``), so
 ``ncodec info`` shows what each part costs.
 
-**Latents:** ``z`` and ``y`` (integer symbols, ``1 x C x frames``, segments concatenated in
-time; ``y`` at 125 frames/s, ``z`` at 31.25) and ``y_hat`` (the dequantized latent the decoder
+**Latents:** ``z`` and ``y`` (integer symbols, ``K x C x frames`` for the ``K`` coded signals
+of the channel mode, :mod:`.codec`; segments concatenated in time; ``y`` at 125 frames/s, ``z`` at 31.25) and ``y_hat`` (the dequantized latent the decoder
 synthesises from, in the gain-scaled units of quantization: one step = 1.0).
 """
 
@@ -47,7 +47,8 @@ class WaveletAudioCodec(LearnedAudioCodec):
 
         q = self.check_quality(quality)
         m = self.model
-        y = self._analysis(self._model_signal(media), q)
+        mode = self._mode_for(media.channels)
+        y = self._analysis(self._model_signal(media, mode), q)
         zs, ys = [], []
         with torch.no_grad():
             for a, b in segments(y.shape[-1] // 4, self.segment):
@@ -56,7 +57,8 @@ class WaveletAudioCodec(LearnedAudioCodec):
                 zs.append(sym["z"])
                 ys.append(sym["y"])
         symbols = {"z": np.concatenate(zs, axis=-1), "y": np.concatenate(ys, axis=-1)}
-        return self._with_y_hat(q, media.metadata(), symbols, {"coder": self.coder, "segment": self.segment})
+        side = {"coder": self.coder, "segment": self.segment, "channels": mode}
+        return self._with_y_hat(q, media.metadata(), symbols, side)
 
     def to_chunks(self, latents: Latents) -> tuple[dict[str, bytes], dict[str, Any]]:
         m = self.model
@@ -71,6 +73,8 @@ class WaveletAudioCodec(LearnedAudioCodec):
                                   "latent_sizes": [len(p) for p in lat], "delay": 0}
         if coder != "ans":
             params["coder"] = coder
+        if latents.side.get("channels", "downmix") != "downmix":
+            params["channels"] = latents.side["channels"]
         return {"hyper": b"".join(hyper), "latents": b"".join(lat)}, params
 
     def from_chunks(self, c: Container) -> Latents:
@@ -79,6 +83,8 @@ class WaveletAudioCodec(LearnedAudioCodec):
         m = self.model
         _, _, frames = self._geometry(c.media)
         segment = self._segment_of(c.params)
+        mode = self._mode_of(c.params, c.media["shape"][0])
+        k = len(self._coded(mode, c.media["shape"][0]))
         spans = segments(frames, segment)
         coder = c.params.get("coder", "ans")
         if coder not in CODERS:
@@ -87,14 +93,14 @@ class WaveletAudioCodec(LearnedAudioCodec):
                   for chunk, key in (("hyper", "hyper_sizes"), ("latents", "latent_sizes"))}
         zs, ys, y_hats = [], [], []
         for i, (a, b) in enumerate(spans):
-            shapes = {"z": [1, m.N, b - a], "y": [1, m.M, 4 * (b - a)]}
+            shapes = {"z": [k, m.N, b - a], "y": [k, m.M, 4 * (b - a)]}
             sym, y_hat = m.coding.decode_parts({"z": pieces["hyper"][i], "y": pieces["latents"][i]}, shapes, coder)
             zs.append(sym["z"])
             ys.append(sym["y"])
             y_hats.append(y_hat)
         symbols = {"z": np.concatenate(zs, axis=-1), "y": np.concatenate(ys, axis=-1)}
-        return self._with_y_hat(float(c.quality), dict(c.media), symbols, {"coder": coder, "segment": segment},
-                                y_hats)
+        side = {"coder": coder, "segment": segment, "channels": mode}
+        return self._with_y_hat(float(c.quality), dict(c.media), symbols, side, y_hats)
 
     def synthesise(self, latents: Latents) -> Audio:
         import torch
@@ -102,13 +108,13 @@ class WaveletAudioCodec(LearnedAudioCodec):
         m, q = self.model, latents.quality
         x = self._windowed_synthesis(torch.from_numpy(latents.tensors["y_hat"]), lambda v: m.synthesise(v, q),
                                      m.frame, latents.side.get("segment", self.segment))
-        return self._to_media(x, latents.media)
+        return self._to_media(x, latents.media, latents.side.get("channels", "downmix"))
 
     # ------------------------------------------------------------------ helpers
     def _analysis(self, padded: np.ndarray, q: float):
-        """The latent ``y`` (floats, ``1 x M x frames``) of a padded model-rate signal."""
+        """The latent ``y`` (floats, ``K x M x frames``) of padded model-rate signals (``K x T``)."""
         m = self.model
-        qv = m.gain.quality_tensor(q, 1)
+        qv = m.gain.quality_tensor(q, len(padded))
         return self._windowed_analysis(padded, lambda x: m.analysis(x, qv), m.frame, self.segment)
 
     def _with_y_hat(self, q: float, media: dict, symbols: dict, side: dict, y_hats: Optional[list] = None) -> Latents:
@@ -144,3 +150,14 @@ def _split(c: Container, chunk: str, key: str, count: int, name: str) -> list[by
         raise CorruptStreamError(f"{name} header's {key} do not match its {chunk!r} chunk")
     ends = np.cumsum([0] + sizes)
     return [c.chunks[chunk][ends[i]:ends[i + 1]] for i in range(count)]
+
+
+class WaveletMusicCodec(WaveletAudioCodec):
+    """The same codec with general-audio weights: 44.1 kHz, ``J = 5`` packet levels (32 bands),
+    stereo as mid/side (:mod:`.codec`'s channel modes)."""
+
+    name = "wavelet-music"
+    weights_file = "wavelet-audio-music.safetensors"
+    description = "wavelet packets + mean-scale hyperprior, 44.1 kHz general audio, stereo as mid/side"
+    channel_mode = "auto"
+    margin = 2048  # J = 5 doubles g_a's reach in samples

@@ -114,10 +114,10 @@ class WaveletHyperprior(HyperpriorCoding, nn.Module):
     # ------------------------------------------------------------------ the coding steps (HyperpriorCoding)
     def latents(self, x: torch.Tensor, q: float) -> dict[str, torch.Tensor]:
         with torch.no_grad():
-            y = self.analysis(x, self.gain.quality_tensor(q, 1))
+            y = self.analysis(x, self.gain.quality_tensor(q, x.shape[0]))
             return {"y": y, "z": self.h_a(y)}
 
     def synthesise(self, y_hat: torch.Tensor, q: float) -> torch.Tensor:
-        """``x_hat`` (``1 x T``) from the dequantized latent, deterministically."""
+        """``x_hat`` (``K x T``) from the dequantized latents (``K x M x F``), deterministically."""
         with deterministic():
-            return self.synthesis(y_hat, self.gain.quality_tensor(q, 1))
+            return self.synthesis(y_hat, self.gain.quality_tensor(q, y_hat.shape[0]))
