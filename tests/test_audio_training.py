@@ -155,8 +155,10 @@ def test_a_stereo_music_model_trains_on_mid_and_side_and_codes_stereo(tmp_path, 
     left, right = 0.3 * np.sin(2 * np.pi * 220 * t), 0.2 * np.sin(2 * np.pi * 330 * t)
     write_audio(ncodec.Audio(np.stack([left, right]).astype(np.float32), rate), d / "syn_duo_0.wav")
     write_audio(ncodec.Audio(left[None].astype(np.float32), rate), d / "syn_solo_0.wav")
+    near_mono = np.stack([left, left + 0.001 * right]).astype(np.float32)  # its side: -55 dB
+    write_audio(ncodec.Audio(near_mono, rate), d / "syn_twin_0.wav")
     clips = load_clips(sorted(d.glob("*.wav")), rate, 1024, progress=False, channels="mid-side")
-    assert len(clips) == 3
+    assert len(clips) == 4  # duo: mid and side; solo; twin: mid only
     assert np.allclose(clips[0], (left + right) / 2, atol=1e-4) and np.allclose(clips[1], (left - right) / 2, atol=1e-4)
     run = tmp_path / "run"
     args = ["train", "audio", "--data", str(d), "--val-data", str(d), "--steps", "2", "--batch", "2",

@@ -1,8 +1,10 @@
 """Training audio for learned audio codecs: decoded once into memory, served as random crops.
 
 Files are read mono at the model's sample rate, or with ``channels="mid-side"`` (for codecs
-that code stereo as mid/side) each stereo file gives two clips, its mid ``(L + R) / 2`` and its
-side ``(L - R) / 2``, so the model learns both kinds of signal it will code. Files recorded below it (the 8 kHz spoken
+that code stereo as mid/side) each stereo file gives its mid ``(L + R) / 2`` and, when the side
+``(L - R) / 2`` is no more than 20 dB below the mid (RMS), the side too: the losses are
+relative to a clip's own level, so a near-silent side clip would teach the model to spend bits
+on what nobody hears; a quiet side met when coding goes to few, small latents. Files recorded below it (the 8 kHz spoken
 digits of ``train_speech``) are left out rather than upsampled: an upsampled narrow-band clip
 would teach the codec that speech has nothing above 4 kHz. The shared data's dev folders
 (``audio/speech``, ``audio/music``, ``audio/sounds``) are refused: results are reported on them.
@@ -65,6 +67,7 @@ def speaker_split(files: Sequence[Path]) -> tuple[list[Path], list[Path]]:
 
 
 CHANNELS = ("mono", "mid-side")
+SIDE_FLOOR = 0.1  # side clips at least -20 dB (RMS) against their mid
 
 
 def load_clips(files: Sequence[Path], sample_rate: int, min_length: int, progress: bool = True,
@@ -80,7 +83,9 @@ def load_clips(files: Sequence[Path], sample_rate: int, min_length: int, progres
             continue
         s = a.samples
         if channels == "mid-side" and s.shape[0] == 2:
-            s = np.stack([(s[0] + s[1]) * 0.5, (s[0] - s[1]) * 0.5])
+            mid, side = (s[0] + s[1]) * 0.5, (s[0] - s[1]) * 0.5
+            loud = np.sqrt(np.mean(side ** 2)) >= SIDE_FLOOR * np.sqrt(np.mean(mid ** 2))
+            s = np.stack([mid, side]) if loud else mid[None]
         elif s.shape[0] > 1:
             s = s.mean(axis=0, keepdims=True)
         for x in resample(s, a.sample_rate, sample_rate):
