@@ -1,11 +1,15 @@
 """Speed of the audio codecs on one core: encode and decode as multiples of real time.
 
-Every codec codes the same 16 kHz mono speech with ``torch.set_num_threads(1)`` in this one
+Every codec codes the same audio (16 kHz mono speech by default; ``--sample-rate 44100
+--stereo`` for music) with ``torch.set_num_threads(1)`` in this one
 process (models loaded and warmed up first); the table gives seconds of audio per second of
 work for encode and decode and, as the anchor measured in the same run, the ratio to Opus.
 
     .venv/bin/python benchmarks/audio_codec_speed.py --data ../shared/data/audio/speech \\
         --codecs opus:application=voip@6,wavelet-audio@0.5,rvq-audio@12
+
+    .venv/bin/python benchmarks/audio_codec_speed.py --data ../shared/data/audio/music \\
+        --sample-rate 44100 --stereo --codecs opus@64,aac@64,wavelet-music@0.5
 
 ``CODEC@QUALITY`` picks the quality; ``--smoke`` runs Opus and random tiny learned models on
 the bundled sample.
@@ -32,6 +36,8 @@ def main() -> None:
     ap.add_argument("--data", type=Path, default=None)
     ap.add_argument("--codecs", default="opus:application=voip@6,wavelet-audio@0.5,rvq-audio@12")
     ap.add_argument("--repeat", type=int, default=2)
+    ap.add_argument("--sample-rate", type=int, default=16_000, help="items are resampled to this rate")
+    ap.add_argument("--stereo", action="store_true", help="keep the files' channels (default: mix to mono)")
     ap.add_argument("--smoke", action="store_true")
     args = ap.parse_args()
 
@@ -59,7 +65,7 @@ def main() -> None:
                  [f"rvq-audio:weights={root / 'rvq.safetensors'}", "4"]]
     else:
         files = sorted(p for p in args.data.rglob("*") if p.suffix.lower() in AUDIO_READ_EXTS)
-    items = [read_audio(f, sample_rate=16_000, mono=True) for f in files]
+    items = [read_audio(f, sample_rate=args.sample_rate, mono=not args.stereo) for f in files]
     seconds = sum(a.num_samples / a.sample_rate for a in items)
     rows = []
     for spec, q in specs:
@@ -72,7 +78,9 @@ def main() -> None:
         kbps = 8 * sum(codec.payload_bytes(codec.open(s)) for s in streams) / seconds / 1000
         rows.append((f"{spec.split(':weights=')[0]} @ {q}", kbps, seconds / enc, seconds / dec))
     anchor = rows[0]
-    print(f"{len(items)} files, {seconds:.1f} s of 16 kHz mono speech, one thread; best of {args.repeat}")
+    layout = "stereo" if args.stereo else "mono"
+    print(f"{len(items)} files, {seconds:.1f} s at {args.sample_rate / 1000:g} kHz {layout}, one thread; "
+          f"best of {args.repeat}")
     print(f"| codec | payload kbit/s | encode x real time | decode x real time | encode vs {anchor[0]} | decode vs it |")
     print("|---|---:|---:|---:|---:|---:|")
     for name, kbps, e, d in rows:
