@@ -34,17 +34,6 @@ def decode(data: bytes, **options: Any) -> Media:
     return get(container.codec, **options).decode(container)
 
 
-def _learned(name: str, options: dict[str, Any], error: type[NcodecError]):
-    """The learned codec ``name``; ``error`` when it is a classical one (which has no latents)."""
-    from ncodec.codecs import get
-    from ncodec.codecs.base import LearnedCodec
-
-    codec = get(name, **options)
-    if not isinstance(codec, LearnedCodec):
-        raise error(f"{name} is not a learned codec: it has no latents")
-    return codec
-
-
 def latents(stream: bytes | str | os.PathLike, **options: Any) -> Latents:
     """The latents of a learned ``.ncd`` stream (bytes or a path): entropy decoding only, no synthesis.
 
@@ -52,16 +41,18 @@ def latents(stream: bytes | str | os.PathLike, **options: Any) -> Latents:
         >>> lat.tensors["y_hat"].shape                  # doctest: +SKIP
         (1, 192, 32, 48)
     """
-    from ncodec.errors import FormatError
+    from ncodec.codecs import get_learned
 
     data = stream if isinstance(stream, (bytes, bytearray)) else Path(stream).read_bytes()
     container = Container.from_bytes(bytes(data))
-    return _learned(container.codec, options, FormatError).latents(container)
+    return get_learned(container.codec, **options).latents(container)
 
 
 def analyse(media: Media, codec: str, quality: Optional[float] = None, **options: Any) -> Latents:
     """The latents a learned codec would code for ``media`` (transform + quantization, no entropy coding)."""
-    c = _learned(codec, options, NcodecError)
+    from ncodec.codecs import get_learned
+
+    c = get_learned(codec, NcodecError, **options)
     if media.kind != c.kind:
         raise NcodecError(f"{codec} codes {c.kind}, got {media.kind}")
     return c.analyse(media, quality)

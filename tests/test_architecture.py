@@ -18,7 +18,7 @@ LAYERS = [
     ("ncodec.media", "ncodec.colour"),
     ("ncodec.media_io", "ncodec.datasets", "ncodec.container", "ncodec.latents", "ncodec.entropy", "ncodec.checkpoint"),
     ("ncodec.codecs",),
-    ("ncodec.eval",),
+    ("ncodec.eval", "ncodec.learning"),
     ("ncodec.cli", "ncodec"),
 ]
 

@@ -17,6 +17,8 @@ from abc import ABC, abstractmethod
 from pathlib import Path
 from typing import Any, ClassVar, Optional
 
+import numpy as np
+
 from ncodec.container import Container
 from ncodec.errors import (
     CorruptStreamError,
@@ -225,6 +227,18 @@ class LearnedCodec(Codec):
     def latents(self, data: bytes | Container) -> Latents:
         """The latents of a stream made by this codec, without running synthesis."""
         return self._guarded(self.from_chunks, self.open(data))
+
+    #: the latents' tensor that :meth:`features` returns
+    feature_tensor: ClassVar[str] = "y_hat"
+
+    def features(self, latents: Latents) -> np.ndarray:
+        """The latents as one float32, channel-first array for learning on them (compressed-domain
+        learning): the dequantized latent the synthesis starts from, without the leading batch
+        axis of one item. Image and audio codecs give it in quantization steps (one step = 1.0:
+        the coded integers plus their predicted means); codecs document their layout, and one
+        with no per-item latent raises :class:`NcodecError`."""
+        x = np.asarray(latents.tensors[self.feature_tensor], np.float32)
+        return x[0] if x.shape[0] == 1 else x
 
     def _encode(self, media: Media, quality: float):
         latents = self.analyse(media, quality)

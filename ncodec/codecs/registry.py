@@ -13,10 +13,10 @@ import importlib
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
-from ncodec.errors import UnknownCodecError
+from ncodec.errors import FormatError, NcodecError, UnknownCodecError
 
 if TYPE_CHECKING:
-    from ncodec.codecs.base import Codec
+    from ncodec.codecs.base import Codec, LearnedCodec
 
 
 @dataclass(frozen=True)
@@ -92,3 +92,13 @@ def get(name: str, **options: Any) -> Codec:
         return cls(**options)
     except TypeError as exc:
         raise UnknownCodecError(f"codec {name!r} does not take options {sorted(options)}: {exc}") from None
+
+
+def get_learned(name: str, error: type[NcodecError] = FormatError, **options: Any) -> LearnedCodec:
+    """:func:`get` for a learned codec; ``error`` when ``name`` is a classical one (no latents)."""
+    from ncodec.codecs.base import LearnedCodec
+
+    codec = get(name, **options)
+    if not isinstance(codec, LearnedCodec):
+        raise error(f"{name} is not a learned codec: it has no latents")
+    return codec

@@ -38,6 +38,7 @@ class TokenAudioCodec(LearnedAudioCodec):
     segment = 512  # token frames of 320 samples: 10.24 s
     margin = 1920  # the encoder reaches about 1,000 samples
     context = 8  # token frames; the decoder reaches about 3
+    feature_tensor = "v_hat"  # D x frames: the tokens' summed codebook vectors
 
     def decode_memory(self, c: Container) -> int:
         return self._memory(c.media, c.params, CODEBOOKS * 8 + self.model.D * 4 * 2)

@@ -34,7 +34,7 @@ import numpy as np
 from ncodec.codecs.base import LearnedCodec, parse_memory
 from ncodec.codecs.video.config import BLOCKS, EMBED_CODINGS, WEIGHT_PRIORS, WEIGHT_QUANTS, FitOptions
 from ncodec.container import Container
-from ncodec.errors import CorruptStreamError, MediaError, OptionError
+from ncodec.errors import CorruptStreamError, MediaError, NcodecError, OptionError
 from ncodec.latents import Latents
 from ncodec.media import Video
 
@@ -216,6 +216,17 @@ class _INRVideoCodec(LearnedCodec):
             emb = wc.dequantize_embeddings(latents.tensors[EMBED_CHUNK], side["embedding_steps"])
         y, u, v = render(cfg, decoder, emb)
         return Video((y, u, v), Fraction(*side["fps"]), "yuv420p", meta["color_space"])
+
+    def features(self, latents: Latents) -> np.ndarray:
+        """HNeRV's per-frame embeddings, dequantized: ``T x C x h x w`` (a frame's features are
+        ``[t]``). NeRV has none: its frames are positions fed to the fitted network, whose weights
+        are coded once per video."""
+        from ncodec.codecs.video import bitstream as wc
+
+        if EMBED_CHUNK not in latents.tensors:
+            raise NcodecError(f"{self.name} has no per-frame latents: a frame is a position in the fitted "
+                              "network, whose weights are coded once per video")
+        return wc.dequantize_embeddings(latents.tensors[EMBED_CHUNK], latents.side["embedding_steps"]).numpy()
 
     def _encode(self, media: Video, quality: float) -> tuple[dict[str, bytes], dict[str, Any], dict[str, Any]]:
         """The four steps' encode, plus the Y-PSNR of the decoded frames in the header's fit record."""
