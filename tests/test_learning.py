@@ -158,3 +158,26 @@ def test_dataset_over_streams_refuses_corrupt_and_mismatched_files(tmp_path):
         LatentDataset([root / "a_1.ncd", tmp_path / "x.wav"], "wavelet-audio")
     with pytest.raises(NcodecError, match="fit"):
         LatentDataset(root, "wavelet-audio", fit="middle")
+
+
+def test_cli_latents_writes_features_and_tensors(tmp_path, capsys):
+    from ncodec.cli.main import main
+
+    w = _weights(tmp_path, "audio", "wavelet")
+    src = tmp_path / "a.ncd"
+    src.write_bytes(ncodec.encode(_audio(), "wavelet-audio", 0.5, weights=w))
+    out = tmp_path / "a.npz"
+    assert main(["latents", str(src), str(out), "--weights", str(w)]) == 0
+    z = np.load(out)
+    assert z["features"].shape == (8, 96) and z["tensor_y"].dtype == np.int64
+    assert np.array_equal(z["features"], features(src, weights=w).numpy())
+    capsys.readouterr()
+    assert main(["latents", str(src), str(out), "--weights", str(w)]) == 1  # exists: -f needed
+    png = tmp_path / "p.ncd"
+    png.write_bytes(ncodec.encode(_image(), "png"))
+    assert main(["latents", str(png), str(tmp_path / "p.npz")]) == 1
+    src.write_bytes(src.read_bytes()[:40])
+    assert main(["latents", str(src), str(tmp_path / "b.npz"), "--weights", str(w)]) == 1
+    err = capsys.readouterr().err
+    assert "not a learned codec" in err and "Traceback" not in err
+    assert not (tmp_path / "p.npz").exists() and not (tmp_path / "b.npz").exists()

@@ -58,6 +58,12 @@ def _parser() -> argparse.ArgumentParser:
     d.add_argument("input", type=Path, metavar="IN")
     d.add_argument("output", type=Path, metavar="OUT")
 
+    lt = sub.add_parser("latents", help="write a learned stream's latents to .npz (entropy decoding only)")
+    lt.add_argument("--weights", type=Path, default=None, help="learned codecs: the weights the stream was made with")
+    lt.add_argument("-f", "--force", action="store_true", help="overwrite OUT if it exists")
+    lt.add_argument("input", type=Path, metavar="IN")
+    lt.add_argument("output", type=Path, metavar="OUT.npz")
+
     i = sub.add_parser("info", help="show a container's header")
     i.add_argument("--json", action="store_true", help="print JSON instead of a table")
     i.add_argument("input", type=Path, metavar="FILE")
@@ -153,6 +159,34 @@ def _decode(args: argparse.Namespace) -> None:
     print(f"{args.output}: {media.kind} {'x'.join(map(str, media.metadata()['shape']))}, "
           f"decoded in {seconds:.2f} s (codec work, model loading included; whole command "
           f"{time.perf_counter() - _STARTED:.2f} s){rate}{note}")
+
+
+def _latents(args: argparse.Namespace) -> None:
+    """``features`` (float32, what models learn from) and every named latent tensor, as .npz."""
+    import io
+
+    import numpy as np
+
+    from ncodec.cli.files import check_output, read_bytes, write_bytes_atomic
+    from ncodec.codecs import get_learned
+    from ncodec.container import Container
+
+    if args.output.suffix.lower() != ".npz":
+        raise NcodecError(f"{args.output}: latents are written as .npz")
+    check_output(args.output, args.force)
+    container = Container.from_bytes(read_bytes(args.input))
+    codec = get_learned(container.codec, **({"weights": args.weights} if args.weights is not None else {}))
+    lat = codec.latents(container)
+    arrays = {f"tensor_{k}": v for k, v in lat.tensors.items()}
+    try:
+        arrays = {"features": codec.features(lat), **arrays}
+    except NcodecError as exc:  # NeRV: no per-frame latent; its tensors are still written
+        print(f"ncodec: no features: {exc}", file=sys.stderr)
+    buf = io.BytesIO()
+    np.savez(buf, **arrays)
+    write_bytes_atomic(args.output, buf.getvalue())
+    shown = ", ".join(f"{k} {tuple(v.shape)}" for k, v in arrays.items())
+    print(f"{args.output}: {container.codec} latents: {shown}")
 
 
 def _info(args: argparse.Namespace) -> None:
@@ -260,8 +294,8 @@ def _train(args: argparse.Namespace) -> None:
     run(args)
 
 
-_COMMANDS = {"train": _train, "encode": _encode, "decode": _decode, "info": _info, "codecs": _codecs, "demo": _demo,
-             "bench": _bench}
+_COMMANDS = {"train": _train, "encode": _encode, "decode": _decode, "latents": _latents, "info": _info,
+             "codecs": _codecs, "demo": _demo, "bench": _bench}
 
 
 def main(argv: Optional[Sequence[str]] = None) -> int:
