@@ -101,17 +101,18 @@ def _mel_filterbank(sr: int, n_fft: int, bands: int) -> np.ndarray:
     return fb
 
 
-def _log_mel(x: np.ndarray, sr: int, n_fft: int) -> np.ndarray:
-    hop = n_fft // 4
+def log_mel(x: np.ndarray, sr: int, n_fft: int, bands: int = MEL_BANDS, hop: int | None = None) -> np.ndarray:
+    """``log10(mel power + 1e-5)``, ``frames x bands`` (Hann window, hop ``n_fft / 4`` by default)."""
+    hop = hop or n_fft // 4
     if x.size < n_fft:
         x = np.pad(x, (0, n_fft - x.size))
     frames = np.lib.stride_tricks.sliding_window_view(x, n_fft)[::hop]
     spec = np.abs(np.fft.rfft(frames * np.hanning(n_fft), axis=-1)) ** 2
-    return np.log10(spec @ _mel_filterbank(sr, n_fft, MEL_BANDS).T + 1e-5)
+    return np.log10(spec @ _mel_filterbank(sr, n_fft, bands).T + 1e-5)
 
 
 def mel_distance(ref: np.ndarray, dist: np.ndarray, sample_rate: int) -> float:
-    return float(np.mean([np.mean(np.abs(_log_mel(ref, sample_rate, n) - _log_mel(dist, sample_rate, n)))
+    return float(np.mean([np.mean(np.abs(log_mel(ref, sample_rate, n) - log_mel(dist, sample_rate, n)))
                           for n in MEL_FFTS]))
 
 
