@@ -1,6 +1,6 @@
 """The residual-VQ token model for audio (after SoundStream and EnCodec), with a learned token prior.
 
-``x`` (``B x T``, mono) -> wavelet packets (``2^J`` bands, :mod:`.wavelets`) -> a convolutional
+``x`` (``B x T``, mono) -> wavelet packets (``2^J`` bands, :mod:`ncodec.codecs.wavelets`) -> a convolutional
 encoder (strides 2, 2, 5: 50 frames/s at 16 kHz for ``J = 4``) -> ``D``-dimensional frames ->
 residual VQ (:mod:`.rvq`: ``K`` codebooks of ``V`` vectors; the first ``n`` give ``n`` tokens a
 frame, ``n * log2(V) * 50`` bit/s as fixed-length indices) -> a convolutional decoder with
@@ -21,7 +21,7 @@ from torch import nn
 from ncodec.codecs.audio.rvq import ResidualVQ
 from ncodec.codecs.audio.token_prior import TokenPrior
 from ncodec.codecs.audio.wavelet_model import ResidualBlock
-from ncodec.codecs.audio.wavelets import packet_analysis, packet_synthesis
+from ncodec.codecs.wavelets import packet_analysis, packet_synthesis
 from ncodec.determinism import deterministic
 
 STRIDES = (2, 2, 5)

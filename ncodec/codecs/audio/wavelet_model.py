@@ -1,6 +1,6 @@
 """The wavelet-packet hyperprior model for audio (after WaLLoC and Ballé et al.'s hyperprior).
 
-``x`` (``B x T``, mono) -> wavelet packets (``2^J`` bands of ``T / 2^J``, :mod:`.wavelets`) ->
+``x`` (``B x T``, mono) -> wavelet packets (``2^J`` bands of ``T / 2^J``, :mod:`ncodec.codecs.wavelets`) ->
 a shallow encoder ``g_a`` (a 1-D convolution over the bands, then three stride-2 ones:
 ``/8``) -> ``y`` (``M`` channels; 125 frames/s for 16 kHz and ``J = 4``), times gain units
 for variable rate -> hyper-latent ``z = h_a(y)`` (``/4``: about 31 frames/s) under a factorized
@@ -17,7 +17,7 @@ from __future__ import annotations
 import torch
 from torch import nn
 
-from ncodec.codecs.audio.wavelets import packet_analysis, packet_synthesis
+from ncodec.codecs.wavelets import packet_analysis, packet_synthesis
 from ncodec.codecs.gain import GainUnits
 from ncodec.determinism import deterministic
 from ncodec.entropy import ConditionalPrior, FactorizedPrior

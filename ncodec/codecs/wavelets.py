@@ -1,4 +1,5 @@
-"""Wavelet-packet analysis and synthesis of 1-D signals in torch, exactly as pywavelets computes them.
+"""Wavelet-packet analysis and synthesis in torch, exactly as pywavelets computes them: 1-D
+signals (the audio codecs) and images (separably, the wavelet image codec).
 
 One level of the periodized discrete wavelet transform with analysis filters ``h`` (low) and
 ``g`` (high) of length ``F``, on a signal ``x`` of even length ``N``::
@@ -14,6 +15,12 @@ perfect reconstruction for orthogonal and biorthogonal filters). The packet tran
 the level to every band ``levels`` times, giving ``2^levels`` bands of ``N / 2^levels``
 coefficients, returned in frequency order (pywavelets' ``order="freq"``: the natural tree order
 permuted by the inverse Gray code, since each high-pass split mirrors the spectrum).
+
+Images: one 2-D level is a 1-D level along the width, then along the height, giving four
+subbands in the order ``[LL, LH, HL, HH]`` (first letter: the filter along the height; pywavelets'
+``dwtn`` keys ``aa, ad, da, dd``); the 2-D packet transform splits every subband ``levels``
+times, ``C x H x W`` -> ``C 4^levels x H / 2^levels x W / 2^levels`` (each input channel's
+subbands together, in tree order).
 
 Everything is convolutions, so it is differentiable and batched: ``x`` is ``B x N``, bands
 ``B x 2^levels x N / 2^levels``. Sums run in a fixed order (no atomics), so results do not
@@ -106,3 +113,43 @@ def packet_synthesis(bands: torch.Tensor, wavelet: str = "bior4.4") -> torch.Ten
     for _ in range(levels):
         natural = idwt(natural.reshape(b, -1, 2, natural.shape[-1]), wavelet)
     return natural[:, 0]
+
+
+def dwt2(x: torch.Tensor, wavelet: str = "bior4.4") -> torch.Tensor:
+    """One periodized 2-D level: ``(..., H, W)`` -> ``(..., 4, H/2, W/2)`` as ``[LL, LH, HL, HH]``."""
+    w = dwt(x, wavelet)  # ..., H, 2, W/2
+    hw = dwt(w.movedim(-3, -1), wavelet)  # ..., 2 (w), W/2, 2 (h), H/2
+    out = hw.permute(*range(hw.dim() - 4), -2, -4, -1, -3)  # ..., 2 (h), 2 (w), H/2, W/2
+    return out.reshape(*x.shape[:-2], 4, x.shape[-2] // 2, x.shape[-1] // 2)
+
+
+def idwt2(coeffs: torch.Tensor, wavelet: str = "bior4.4") -> torch.Tensor:
+    """Inverse of :func:`dwt2`: ``(..., 4, K, L)`` -> ``(..., 2K, 2L)``."""
+    *lead, four, k, m = coeffs.shape
+    if four != 4:
+        raise ValueError(f"idwt2 needs (..., 4, K, L) coefficients, got {tuple(coeffs.shape)}")
+    c = coeffs.reshape(*lead, 2, 2, k, m)  # ..., h, w, K, L
+    n = len(lead)
+    along_h = idwt(c.permute(*range(n), n + 1, n + 3, n, n + 2), wavelet)  # ..., 2 (w), L, 2K
+    return idwt(along_h.movedim(-1, -3), wavelet)  # ..., 2K, 2 (w), L -> ..., 2K, 2L
+
+
+def packet_analysis_2d(x: torch.Tensor, levels: int, wavelet: str = "bior4.4") -> torch.Tensor:
+    """``B x C x H x W`` -> ``B x C 4^levels x H / 2^levels x W / 2^levels`` (see the module docstring)."""
+    if x.dim() != 4:
+        raise ValueError(f"packet_analysis_2d needs B x C x H x W, got {tuple(x.shape)}")
+    bands = x
+    for _ in range(levels):
+        bands = dwt2(bands, wavelet).flatten(1, 2)
+    return bands
+
+
+def packet_synthesis_2d(bands: torch.Tensor, levels: int, wavelet: str = "bior4.4") -> torch.Tensor:
+    """Inverse of :func:`packet_analysis_2d`."""
+    b, count, k, m = bands.shape
+    if count % (4 ** levels):
+        raise ValueError(f"packet_synthesis_2d: {count} channels are not a multiple of 4^{levels}")
+    x = bands
+    for _ in range(levels):
+        x = idwt2(x.reshape(b, x.shape[1] // 4, 4, x.shape[-2], x.shape[-1]), wavelet)
+    return x

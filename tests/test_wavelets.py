@@ -7,7 +7,7 @@ import pytest
 import pywt
 import torch
 
-from ncodec.codecs.audio.wavelets import dwt, idwt, packet_analysis, packet_synthesis
+from ncodec.codecs.wavelets import dwt, idwt, packet_analysis, packet_synthesis
 
 
 @pytest.mark.parametrize("wavelet", ["bior4.4", "db2", "haar", "sym4"])
@@ -69,3 +69,32 @@ def test_lengths_that_do_not_split_are_refused():
         packet_analysis(torch.zeros(1, 64), 4)  # 4 samples per band < 10 taps
     with pytest.raises(ValueError, match="power-of-two"):
         packet_synthesis(torch.zeros(1, 3, 16))
+
+
+@pytest.mark.parametrize("wavelet", ["bior4.4", "haar"])
+def test_one_2d_level_equals_pywavelets_dwtn(wavelet):
+    from ncodec.codecs.wavelets import dwt2, idwt2
+
+    x = np.random.default_rng(1).normal(size=(2, 3, 32, 48))
+    out = dwt2(torch.from_numpy(x), wavelet).numpy()
+    ref = pywt.dwtn(x, wavelet, mode="periodization", axes=(-2, -1))
+    for i, key in enumerate(("aa", "ad", "da", "dd")):
+        np.testing.assert_allclose(out[:, :, i], ref[key], atol=1e-12)
+    np.testing.assert_allclose(idwt2(torch.from_numpy(out), wavelet).numpy(), x, atol=1e-10)
+
+
+@pytest.mark.parametrize("levels", [1, 2, 3])
+def test_2d_packets_split_every_subband_and_invert(levels):
+    from ncodec.codecs.wavelets import packet_analysis_2d, packet_synthesis_2d
+
+    x = np.random.default_rng(levels).normal(size=(2, 3, 64, 40 * 2 ** (levels - 1)))
+    bands = packet_analysis_2d(torch.from_numpy(x), levels).numpy()
+    size = (x.shape[2] >> levels, x.shape[3] >> levels)
+    assert bands.shape == (2, 3 * 4 ** levels, *size)
+    ref = [x]  # the definition: pywavelets' 2-D level on every subband, children in dwtn key order
+    for _ in range(levels):
+        ref = [d[k] for r in ref for d in [pywt.dwtn(r, "bior4.4", mode="periodization", axes=(-2, -1))]
+               for k in ("aa", "ad", "da", "dd")]
+    ref = np.stack(ref, axis=2).reshape(2, 3 * 4 ** levels, *size)  # channel-major, then subband
+    np.testing.assert_allclose(bands, ref, atol=1e-10)
+    np.testing.assert_allclose(packet_synthesis_2d(torch.from_numpy(bands), levels).numpy(), x, atol=1e-9)
