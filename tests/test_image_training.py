@@ -272,3 +272,27 @@ def test_crops_travel_as_uint8_and_convert_exactly():
     assert torch.equal(x, expected)
     levels = to_float(torch.arange(256, dtype=torch.uint8).reshape(1, 16, 16, 1).expand(1, 16, 16, 3).contiguous())
     assert float(levels.min()) == 0.0 and float(levels.max()) == 1.0
+
+
+def test_the_wavelet_image_model_trains_resumes_and_exports(train_dir, tmp_path, capsys):
+    """``--arch wavelet``: its own defaults (M = 12: 16x fewer values than pixels), resume with
+    its fixed width and levels, and an export that codes as wavelet-image."""
+    from ncodec.cli.main import main
+    from ncodec.codecs.image.codec import WaveletImageCodec
+    from ncodec.datasets.samples import load_sample
+
+    out = tmp_path / "run"
+    args = ["train", "image", "--arch", "wavelet", "--data", str(train_dir), "--steps", "2", "--batch", "2",
+            "--crop", "64", "--C", "16", "--threads", "1", "--no-progress", "--out", str(out)]
+    assert main(args) == 0
+    assert main([*args[:7], "3", *args[8:]]) == 0
+    assert main([*args[:-2], "--levels", "3", "--out", str(out)]) == 1 and "levels" in capsys.readouterr().err
+    w = tmp_path / "w.safetensors"
+    assert main(["train", "export", str(out), str(w)]) == 0
+    codec = WaveletImageCodec(weights=w)
+    assert (codec.model.M, codec.model.N, codec.model.C, codec.model.levels) == (12, 32, 16, 2)
+    img = load_sample("image")
+    lat = codec.analyse(img, 0.5)
+    h, w_ = img.pixels.shape[:2]
+    assert lat.tensors["y"].shape == (1, 12, -(-h // 32) * 4, -(-w_ // 32) * 4)  # 1/8 of the padded size
+    assert codec.decode(codec.encode(img, 0.5)).pixels.shape == img.pixels.shape

@@ -14,12 +14,13 @@ import torch
 import ncodec
 from ncodec.checkpoint import save_weights
 from ncodec.container import Container
-from ncodec.codecs.image.codec import CheckerboardCodec, FactorizedCodec, MeanScaleCodec, ScaleHyperpriorCodec
+from ncodec.codecs.image.codec import (CheckerboardCodec, FactorizedCodec, MeanScaleCodec, ScaleHyperpriorCodec,
+                                      WaveletImageCodec)
 from ncodec.codecs.image.registry import build_model
 from ncodec.errors import WeightsMismatchError
 
 CODECS = {"factorized": FactorizedCodec, "scale-hyperprior": ScaleHyperpriorCodec,
-          "mean-scale-hyperprior": MeanScaleCodec, "checkerboard": CheckerboardCodec}
+          "mean-scale-hyperprior": MeanScaleCodec, "checkerboard": CheckerboardCodec, "wavelet": WaveletImageCodec}
 
 
 def make_weights(tmp_path, arch, seed=0):
@@ -188,7 +189,8 @@ def test_cli_round_trip_with_weights(tmp_path, capsys):
 
 
 @pytest.mark.parametrize("arch,cls", [("factorized", FactorizedCodec), ("scale-hyperprior", ScaleHyperpriorCodec),
-                                      ("mean-scale-hyperprior", MeanScaleCodec), ("checkerboard", CheckerboardCodec)])
+                                      ("mean-scale-hyperprior", MeanScaleCodec), ("checkerboard", CheckerboardCodec),
+                                      ("wavelet", WaveletImageCodec)])
 def test_latent_refinement_lowers_the_real_rd_loss_and_decodes_unchanged(arch, cls, tmp_path):
     """--refine-steps: the stream stays decodable by the same decoder, and the RD loss measured from the
     decoded pixels and the real file size does not get worse (it usually drops)."""

@@ -11,15 +11,17 @@ def add_parser(sub) -> None:
     media = t.add_subparsers(dest="medium", required=True, metavar="MEDIUM")
     i = media.add_parser("image", help="learned image codec")
     i.add_argument("--arch", default="checkerboard",
-                   choices=["factorized", "scale-hyperprior", "mean-scale-hyperprior", "checkerboard"])
+                   choices=["factorized", "scale-hyperprior", "mean-scale-hyperprior", "checkerboard", "wavelet"])
     i.add_argument("--data", nargs="+", required=True, help="training image folders (never Kodak)")
     i.add_argument("--val-data", nargs="*", default=[], help="held-aside validation images")
     i.add_argument("--steps", type=int, default=100_000)
     i.add_argument("--batch", type=int, default=8)
     i.add_argument("--crop", type=int, default=128)
     i.add_argument("--lr", type=float, default=5e-4)
-    i.add_argument("--N", type=int, default=128)
-    i.add_argument("--M", type=int, default=192)
+    i.add_argument("--N", type=int, default=None, help="hyper-latent channels (default 128; wavelet 32)")
+    i.add_argument("--M", type=int, default=None, help="latent channels (default 192; wavelet 12)")
+    i.add_argument("--C", type=int, default=96, help="wavelet: the transforms' width")
+    i.add_argument("--levels", type=int, default=2, help="wavelet: 2-D packet levels (latents at 1/2^(levels+1))")
     _common(i)
     i.add_argument("--revive-dead", action="store_true",
                    help="with --init: reset latent channels whose gain collapsed (checkerboard; measured on the "
@@ -88,17 +90,17 @@ def _export(args: argparse.Namespace) -> None:
 
     import torch
 
-    from ncodec.codecs.audio.registry import ARCHS as AUDIO_ARCHS
     from ncodec.errors import NcodecError
 
     cfg_path = args.run_dir / "config.json"
     if not cfg_path.is_file():
         raise NcodecError(f"{args.run_dir} has no config.json: not a training run")
     try:
-        arch = json.loads(cfg_path.read_text()).get("arch")
-    except (ValueError, AttributeError):
+        cfg = json.loads(cfg_path.read_text())
+        audio = "crop_seconds" in cfg  # an audio run's config (both families have a "wavelet" arch)
+    except (ValueError, TypeError):
         raise NcodecError(f"{cfg_path} is not a training run's config") from None
-    if arch in AUDIO_ARCHS:
+    if audio:
         from ncodec.codecs.audio.training import export_weights
     else:
         from ncodec.codecs.image.training import export_weights
@@ -134,7 +136,9 @@ def run(args: argparse.Namespace) -> None:
     else:
         from ncodec.codecs.image.training import TrainConfig, train
 
-        cfg = TrainConfig(**_loop_options(args), crop=args.crop, N=args.N, M=args.M,
+        small = args.arch == "wavelet"
+        cfg = TrainConfig(**_loop_options(args), crop=args.crop, N=args.N or (32 if small else 128),
+                          M=args.M or (12 if small else 192), C=args.C, levels=args.levels,
                           revive_dead=args.revive_dead, downscale=args.downscale)
     result = train(cfg, args.out, progress=not args.no_progress)
     print(f"{args.out}: step {result['step']}, {result['seconds'] / 3600:.2f} h of training")

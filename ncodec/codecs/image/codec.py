@@ -185,3 +185,15 @@ class CheckerboardCodec(LearnedImageCodec):
     description = "mean-scale hyperprior + checkerboard context (He et al. 2021), variable rate"
 
 
+
+
+class WaveletImageCodec(LearnedImageCodec):
+    """Latents made for learning on them: see :mod:`.wavelet`."""
+
+    name = "wavelet-image"
+    arch = "wavelet"
+    description = "wavelet packets + shallow encoder + mean-scale hyperprior (after WaLLoC), for learning on latents"
+
+    @classmethod
+    def shipped_weights(cls) -> Path:
+        return WEIGHTS_DIR / "wavelet-image.safetensors"

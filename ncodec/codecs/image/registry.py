@@ -7,7 +7,7 @@ from typing import Any
 from ncodec.codecs.image.base import LearnedImageModel
 from ncodec.errors import NcodecError
 
-ARCHS = ("factorized", "scale-hyperprior", "mean-scale-hyperprior", "checkerboard")
+ARCHS = ("factorized", "scale-hyperprior", "mean-scale-hyperprior", "checkerboard", "wavelet")
 
 
 def build_model(arch: str, **config: Any) -> LearnedImageModel:
@@ -27,4 +27,8 @@ def build_model(arch: str, **config: Any) -> LearnedImageModel:
         return HyperpriorModel(mean=True, **kw)
     if arch == "checkerboard":
         return CheckerboardModel(**kw)
+    if arch == "wavelet":
+        from ncodec.codecs.image.wavelet import WaveletImageModel
+
+        return WaveletImageModel(**kw, **{k: config[k] for k in ("C", "levels", "wavelet") if k in config})
     raise NcodecError(f"unknown image architecture {arch!r}; choose one of {', '.join(ARCHS)}")

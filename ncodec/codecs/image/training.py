@@ -43,11 +43,14 @@ class TrainConfig(LoopConfig):
     max_val: int = 8
     revive_dead: bool = False  # reset collapsed latent channels of the init weights (revival.py)
     downscale: float = 1.0  # shrink training images by this factor first (training_data.py)
+    C: int = 96  # wavelet: the transforms' width
+    levels: int = 2  # wavelet: 2-D packet levels
 
-    FIXED = ("arch", "N", "M", "crop", "batch", "freeze", "downscale")
+    FIXED = ("arch", "N", "M", "crop", "batch", "freeze", "downscale", "C", "levels")
 
     def model_config(self) -> dict:
-        return {"N": self.N, "M": self.M}
+        extra = {"C": self.C, "levels": self.levels} if self.arch == "wavelet" else {}
+        return {"N": self.N, "M": self.M, **extra}
 
 
 def evaluate(model, crops, device) -> dict[str, float]:
@@ -117,7 +120,8 @@ def train(cfg: TrainConfig, run_dir: Path, progress: bool = True) -> dict:
 
 
 def _build_from_run(cfg: dict):
-    return build_model(cfg["arch"], N=cfg["N"], M=cfg["M"])
+    known = {k: v for k, v in cfg.items() if k in TrainConfig.__dataclass_fields__}
+    return build_model(cfg["arch"], **TrainConfig(**known).model_config())
 
 
 def export_weights(run_dir: Path, out: Path, dtype: Optional[torch.dtype] = None,
