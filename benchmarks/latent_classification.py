@@ -59,12 +59,12 @@ def _fit(x: np.ndarray, n: int) -> np.ndarray:
     return x[..., :n] if x.shape[-1] >= n else np.pad(x, [(0, 0)] * (x.ndim - 1) + [(0, n - x.shape[-1])])
 
 
-def coded(files: list[Path], codec: str, quality: float, cache: Path, options: dict, **kw) -> Inputs:
+def coded(files: list[Path], codec, quality: float, cache: Path, **kw) -> Inputs:
     """The latents of ``files`` (coded once into ``cache``) as one array, and their bits per item."""
     from ncodec.learning import LatentDataset
 
-    ds = LatentDataset(files, codec, quality, cache=cache, options=options, **kw).prepare()
-    return Inputs(f"{codec} latents q={quality:g}", np.stack([ds[i].numpy() for i in range(len(ds))]),
+    ds = LatentDataset(files, codec, quality, cache=cache, **kw).prepare()
+    return Inputs(f"{ds.codec_name} latents q={quality:g}", np.stack([ds[i].numpy() for i in range(len(ds))]),
                   ds.bits_per_item())
 
 
@@ -96,8 +96,8 @@ def digits_task(files: list[Path], args, options: dict) -> Task:
     speakers = np.array([f.stem.split("_")[2] for f in files])
     model = get_learned("wavelet-audio", **options).model
     frames = round(args.seconds * model.sample_rate / model.frame)
-    inputs = [coded(files, "wavelet-audio", q, args.cache / "digits", options, read={"mono": True}, size=frames,
-                    fit="start") for q in args.quality_list]
+    inputs = [coded(files, "wavelet-audio", q, args.cache / "digits", options=options, read={"mono": True},
+                    size=frames, fit="start") for q in args.quality_list]
     wave = waveforms(files, args.seconds)
     values = inputs[-1].x[0].size
     inputs += [Inputs(f"waveform resampled to {values} values", resampled(wave, values)),
@@ -140,7 +140,10 @@ def resized(images: np.ndarray, values: int) -> np.ndarray:
                      for im in images])[:, None]
 
 
-def fashion_task(args, options: dict) -> Task:
+def fashion_task(args, weights: Path | None) -> Task:
+    from ncodec.codecs.image.codec import WaveletImageCodec  # registered once its weights ship
+
+    codec = WaveletImageCodec(weights=weights)
     if args.smoke:
         rng = np.random.default_rng(0)
         labels = np.repeat(np.arange(3), 4)
@@ -157,7 +160,7 @@ def fashion_task(args, options: dict) -> Task:
         train, test = np.arange(len(tr_x)), np.arange(len(tr_x), len(images))
         files = fashion_pngs(args.cache / "fashion-png", tr_x, "train") + \
             fashion_pngs(args.cache / "fashion-png", te_x, "test")
-    inputs = [coded(files, "wavelet-image", q, args.cache / "fashion", options) for q in args.quality_list]
+    inputs = [coded(files, codec, q, args.cache / "fashion") for q in args.quality_list]
     values = inputs[-1].x[0].size
     inputs += [Inputs(f"pixels resized to {round(values ** 0.5)}^2", resized(images, values)),
                Inputs("pixels (28 x 28)", images[:, None].astype(np.float32) / 255)]
@@ -267,7 +270,7 @@ def main() -> None:
             raise SystemExit(f"no FSDD files (fsdd_*.wav) in {args.data}")
         report(digits_task(files, args, options), args.seeds, args.epochs)
     else:
-        report(fashion_task(args, options), args.seeds, args.epochs)
+        report(fashion_task(args, args.weights), args.seeds, args.epochs)
 
 
 def _smoke(args) -> None:
@@ -296,7 +299,7 @@ def _smoke(args) -> None:
     save_weights(m.state_dict(), root / "i.safetensors", {"config": m.config()})
     args.cache, args.seconds, args.quality_list = root / "cache", 0.25, [0.5]
     report(digits_task(files, args, {"weights": str(root / "a.safetensors")}), 1, 1)
-    report(fashion_task(args, {"weights": str(root / "i.safetensors")}), 1, 1)
+    report(fashion_task(args, root / "i.safetensors"), 1, 1)
 
 
 if __name__ == "__main__":

@@ -181,3 +181,16 @@ def test_cli_latents_writes_features_and_tensors(tmp_path, capsys):
     err = capsys.readouterr().err
     assert "not a learned codec" in err and "Traceback" not in err
     assert not (tmp_path / "p.npz").exists() and not (tmp_path / "b.npz").exists()
+
+
+def test_dataset_takes_a_codec_instance(tmp_path, folder):
+    from ncodec.codecs.image.codec import WaveletImageCodec
+
+    w = _weights(tmp_path, "image", "wavelet")
+    codec = WaveletImageCodec(weights=w)
+    ds = LatentDataset(folder, codec, 0.5, labels="parent", cache=tmp_path / "cache", size=(2, 2))
+    assert ds.codec is codec and ds.codec_name == "wavelet-image"
+    x, y = next(iter(torch.utils.data.DataLoader(ds, batch_size=6, num_workers=2)))
+    assert x.shape == (6, 24, 2, 2) and y.tolist() == [0, 0, 0, 1, 1, 1]
+    with pytest.raises(NcodecError, match="options"):
+        LatentDataset(folder, codec, cache=tmp_path / "cache", options={"weights": str(w)})

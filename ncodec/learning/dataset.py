@@ -37,6 +37,7 @@ import torch
 from torch.utils.data import Dataset
 
 from ncodec.codecs import get_learned
+from ncodec.codecs.base import LearnedCodec
 from ncodec.container import Container
 from ncodec.errors import NcodecError
 from ncodec.media_io import read_media
@@ -90,11 +91,12 @@ def fit_to(x: np.ndarray, size: tuple[int, ...], fit: str) -> np.ndarray:
 
 
 class LatentDataset(Dataset):
-    """See the module docstring. ``options`` go to the codec (``weights=...``), ``read`` to
+    """See the module docstring. ``codec`` is a learned codec's name, with ``options`` for it
+    (``weights=...``), or a codec instance; ``read`` goes to
     :func:`~ncodec.media_io.read_media` (e.g. ``{"sample_rate": 16000, "mono": True}``),
     ``transform`` maps each feature tensor."""
 
-    def __init__(self, source: str | os.PathLike | Sequence[str | os.PathLike], codec: str,
+    def __init__(self, source: str | os.PathLike | Sequence[str | os.PathLike], codec: str | LearnedCodec,
                  quality: Optional[float] = None, *, labels: Callable[[Path], Any] | str | None = None,
                  cache: Optional[str | os.PathLike] = None, size: int | Sequence[int] | None = None,
                  fit: str = "center", options: Optional[dict[str, Any]] = None,
@@ -102,8 +104,17 @@ class LatentDataset(Dataset):
         if fit not in FITS:
             raise NcodecError(f"fit={fit!r}: expected one of {', '.join(FITS)}")
         self.files = _files(source)
-        self.codec_name, self.options, self.read = codec, dict(options or {}), dict(read or {})
-        self._codec = get_learned(codec, **self.options)  # checks the name now; remade in each worker
+        self.options, self.read = dict(options or {}), dict(read or {})
+        if isinstance(codec, str):
+            self._codec = get_learned(codec, **self.options)  # checks the name now; remade in each worker
+            self._given = False
+        elif isinstance(codec, LearnedCodec):
+            if self.options:
+                raise NcodecError("options go to a codec named by a string; this one is already made")
+            self._codec, self._given = codec, True  # travels to the workers as it is
+        else:
+            raise NcodecError(f"codec must be a learned codec's name or instance, got {type(codec).__name__}")
+        self.codec_name = self._codec.name
         self.quality = self._codec.check_quality(quality)
         self.size = None if size is None else ((int(size),) if isinstance(size, int) else tuple(int(v) for v in size))
         self.fit, self.transform = fit, transform
@@ -131,7 +142,8 @@ class LatentDataset(Dataset):
 
     def __getstate__(self) -> dict:
         state = dict(self.__dict__)
-        state["_codec"] = None  # a worker loads its own model
+        if not self._given:
+            state["_codec"] = None  # a worker loads its own model
         return state
 
     @property
