@@ -110,3 +110,30 @@ def test_analyse_of_a_nerv_codec_is_the_fit_the_stream_holds():
     assert all(np.array_equal(lat.tensors[k], coded.tensors[k]) for k in lat.tensors)
     assert {k: lat.side[k] for k in ("config", "weight_steps", "channel_steps")} == \
         {k: coded.side[k] for k in ("config", "weight_steps", "channel_steps")}
+
+
+@pytest.mark.parametrize("name", IMAGE + VIDEO + AUDIO)
+def test_features_of_every_learned_codec_are_float_and_channel_first(name, monkeypatch):
+    """What compressed-domain learning gets from each golden stream, without synthesis: image
+    ``M x h x w``, audio ``C x frames``, HNeRV ``T x C x h x w``; NeRV has none and says so."""
+    from ncodec.errors import NcodecError
+
+    data = (GOLDEN / f"{name}.ncd").read_bytes()
+    codec = get(name)
+    _no_synthesis(monkeypatch, codec)
+    lat = codec.latents(data)
+    if name == "nerv":
+        with pytest.raises(NcodecError, match="no per-frame latents"):
+            codec.features(lat)
+        return
+    x = codec.features(lat)
+    assert x.dtype == np.float32 and np.isfinite(x).all()
+    media = Container.from_bytes(data).media
+    if codec.kind == "image":
+        assert x.shape[0] == codec.model.M and x.ndim == 3
+        s = codec.model.stride
+        assert x.shape[1] == -(-media["shape"][0] // s) * s // 16  # 1/16 of the padded height
+    elif codec.kind == "audio":
+        assert x.ndim == 2 and x.shape[0] in (getattr(codec.model, "M", None), getattr(codec.model, "D", None))
+    else:
+        assert x.ndim == 4 and x.shape[0] == media["shape"][0]
