@@ -34,7 +34,16 @@ OPTIONS = {"nerv": {"epochs": "3", "seed": "0"}, "hnerv": {"epochs": "3", "seed"
 QUALITY = {"nerv": 0.5, "hnerv": 0.5}
 
 
-def sample(kind: str):
+#: codecs whose golden item is the bundled sample made stereo (mid/side coding is what they add)
+STEREO = {"wavelet-music"}
+
+
+def sample(kind: str, name: str = ""):
+    """The golden item of codec ``name`` of ``kind``: the bundled sample (video: 8 frames, audio:
+    the first second; for :data:`STEREO` codecs the left channel the sample, the right a delayed,
+    quieter copy)."""
+    import numpy as np
+
     from ncodec.datasets.samples import load_sample
     from ncodec.media import Audio, Video
 
@@ -43,7 +52,10 @@ def sample(kind: str):
         y, u, v = (p[:8] for p in media.to_yuv420().planes)
         media = Video.from_yuv420(y, u, v, media.fps)
     if kind == "audio":
-        media = Audio(media.samples[:, : media.sample_rate], media.sample_rate)
+        x = media.samples[:, : media.sample_rate]
+        if name in STEREO:
+            x = np.concatenate([x[:1], 0.6 * np.roll(x[:1], 37, axis=1)]).astype(np.float32)
+        media = Audio(np.ascontiguousarray(x), media.sample_rate)
     return media
 
 
@@ -97,7 +109,7 @@ def main() -> int:
     digests = {}
     (HERE / "outputs").mkdir(exist_ok=True)
     for name in names():
-        media = sample(ncodec.codecs.codec_class(name).kind)
+        media = sample(ncodec.codecs.codec_class(name).kind, name)
         codec = ncodec.codecs.get(name, **OPTIONS.get(name, {}))
         data = codec.encode(media, QUALITY.get(name))
         (HERE / f"{name}.ncd").write_bytes(data)
