@@ -194,3 +194,23 @@ def test_dataset_takes_a_codec_instance(tmp_path, folder):
     assert x.shape == (6, 24, 2, 2) and y.tolist() == [0, 0, 0, 1, 1, 1]
     with pytest.raises(NcodecError, match="options"):
         LatentDataset(folder, codec, cache=tmp_path / "cache", options={"weights": str(w)})
+
+
+def test_dataset_recodes_a_changed_file_and_never_lists_its_own_cache(tmp_path, folder):
+    w = _weights(tmp_path, "image", "factorized")
+    cache = folder / "cache"  # inside the source folder
+    ds = LatentDataset(folder, "factorized", 0.5, labels="parent", cache=cache, options={"weights": str(w)})
+    first = ds[0]
+    again = LatentDataset(folder, "factorized", 0.5, labels="parent", cache=cache, options={"weights": str(w)})
+    assert len(again) == 6 and all(cache not in p.parents for p in again.files)
+    old = ds.stream_path(0)
+    write_media(_image(seed=9, h=48), ds.files[0])  # the same name, other pixels
+    changed = LatentDataset(folder, "factorized", 0.5, labels="parent", cache=cache, options={"weights": str(w)})
+    assert changed.stream_path(0) != old and not torch.equal(changed[0][0], first[0])
+    for size in (0, (3, -1)):
+        with pytest.raises(NcodecError, match="size"):
+            LatentDataset(folder, "factorized", 0.5, cache=cache, size=size, options={"weights": str(w)})
+    with pytest.raises(NcodecError, match="channel axis"):
+        LatentDataset(folder, "factorized", 0.5, cache=cache, size=(24, 3, 3), options={"weights": str(w)})[0]
+    with pytest.raises(NcodecError, match="not a file"):
+        features(tmp_path / "missing.ncd")

@@ -60,6 +60,8 @@ def _parser() -> argparse.ArgumentParser:
 
     lt = sub.add_parser("latents", help="write a learned stream's latents to .npz (entropy decoding only)")
     lt.add_argument("--weights", type=Path, default=None, help="learned codecs: the weights the stream was made with")
+    lt.add_argument("--max-memory", default=None, metavar="SIZE",
+                    help="refuse streams whose decode would need more memory than this (e.g. 16G; default 8G)")
     lt.add_argument("-f", "--force", action="store_true", help="overwrite OUT if it exists")
     lt.add_argument("input", type=Path, metavar="IN")
     lt.add_argument("output", type=Path, metavar="OUT.npz")
@@ -175,7 +177,10 @@ def _latents(args: argparse.Namespace) -> None:
         raise NcodecError(f"{args.output}: latents are written as .npz")
     check_output(args.output, args.force)
     container = Container.from_bytes(read_bytes(args.input))
-    codec = get_learned(container.codec, **({"weights": args.weights} if args.weights is not None else {}))
+    options: dict = {"weights": args.weights} if args.weights is not None else {}
+    if args.max_memory is not None:
+        options["max_memory"] = args.max_memory
+    codec = get_learned(container.codec, **options)
     lat = codec.latents(container)
     arrays = {f"tensor_{k}": v for k, v in lat.tensors.items()}
     try:

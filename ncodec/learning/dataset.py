@@ -18,10 +18,12 @@ torchvision's ``ImageFolder``) or ``"prefix"`` (the file name up to its first ``
 ``None`` (items are tensors alone). Labels that are not integers become class indexes in the
 sorted order of :attr:`classes`.
 
-**Sizes** (``size``, ``fit``): an int or tuple for the trailing axes (latent units, e.g. frames
-for audio, ``(h, w)`` for images); ``fit="center"`` crops or zero-pads around the centre (as
+**Sizes** (``size``, ``fit``): an int or tuple for the trailing axes, never the channel axis
+(latent units, e.g. frames for audio, ``(h, w)`` for images); ``fit="center"`` crops or zero-pads around the centre (as
 torchvision's ``CenterCrop``), ``"start"`` keeps the beginning and pads at the end (time
-axes). Without ``size`` items keep their own shapes.
+axes). Without ``size`` items keep their own shapes. Items must have one layout to be batched:
+the music codec gives stereo files ``2 x M x frames`` (mid and side) and mono ones ``M x
+frames``, so read them alike (``read={"mono": True}``) when a folder mixes both.
 """
 
 from __future__ import annotations
@@ -50,14 +52,17 @@ STREAM_EXT = ".ncd"
 FITS = ("center", "start")
 
 
-def _files(source: str | os.PathLike | Sequence[str | os.PathLike]) -> list[Path]:
+def _files(source: str | os.PathLike | Sequence[str | os.PathLike], cache: Optional[Path]) -> list[Path]:
+    """The items: a folder's media and stream files (not hidden ones, not the cache's), or the list."""
     known = set(IMAGE_READ_EXTS) | set(AUDIO_READ_EXTS) | set(VIDEO_READ_EXTS) | {STREAM_EXT}
+    skip = cache.resolve() if cache is not None else None
     if isinstance(source, (str, os.PathLike)):
         root = Path(source)
         if not root.exists():
             raise NcodecError(f"{root} does not exist")
         files = sorted(p for p in root.rglob("*") if p.is_file() and p.suffix.lower() in known
-                       and not p.name.startswith(".")) if root.is_dir() else [root]
+                       and not p.name.startswith(".")
+                       and (skip is None or skip not in p.resolve().parents)) if root.is_dir() else [root]
     else:
         files = [Path(p) for p in source]
     if not files:
@@ -103,7 +108,8 @@ class LatentDataset(Dataset):
                  read: Optional[dict[str, Any]] = None, transform: Optional[Callable] = None) -> None:
         if fit not in FITS:
             raise NcodecError(f"fit={fit!r}: expected one of {', '.join(FITS)}")
-        self.files = _files(source)
+        self.cache = Path(cache) if cache is not None else None
+        self.files = _files(source, self.cache)
         self.options, self.read = dict(options or {}), dict(read or {})
         if isinstance(codec, str):
             self._codec = get_learned(codec, **self.options)  # checks the name now; remade in each worker
@@ -117,8 +123,9 @@ class LatentDataset(Dataset):
         self.codec_name = self._codec.name
         self.quality = self._codec.check_quality(quality)
         self.size = None if size is None else ((int(size),) if isinstance(size, int) else tuple(int(v) for v in size))
+        if self.size is not None and (not self.size or min(self.size) < 1):
+            raise NcodecError(f"size={size!r}: expected positive lengths for the trailing axes")
         self.fit, self.transform = fit, transform
-        self.cache = Path(cache) if cache is not None else None
         if self.cache is None and any(p.suffix.lower() != STREAM_EXT for p in self.files):
             raise NcodecError("media files need cache=DIR for their coded streams")
         fn = _label_fn(labels)
@@ -159,7 +166,8 @@ class LatentDataset(Dataset):
         src = self.files[i]
         if src.suffix.lower() == STREAM_EXT:
             return src
-        tag = hashlib.sha256(str(src.resolve()).encode()).hexdigest()[:12]
+        st = src.stat()  # a replaced or edited file gets a new stream
+        tag = hashlib.sha256(f"{src.resolve()}|{st.st_size}|{st.st_mtime_ns}".encode()).hexdigest()[:12]
         return self.cache / self.key / f"{src.stem}-{tag}{STREAM_EXT}"
 
     def stream(self, i: int) -> bytes:
@@ -167,6 +175,8 @@ class LatentDataset(Dataset):
         path = self.stream_path(i)
         if path.exists():
             return path.read_bytes()
+        if path.suffix.lower() == STREAM_EXT and path == self.files[i]:
+            raise NcodecError(f"{path} does not exist")
         data = self.codec.encode(read_media(self.files[i], **self.read), self.quality)
         path.parent.mkdir(parents=True, exist_ok=True)
         with atomic_output(path) as tmp:
@@ -199,6 +209,8 @@ class LatentDataset(Dataset):
             raise NcodecError(f"{self.stream_path(i)} has quality {container.quality}, not {self.quality}")
         x = c.features(c.latents(container))  # refuses another codec's stream or other weights
         if self.size is not None:
+            if len(self.size) >= x.ndim:
+                raise NcodecError(f"size {self.size} would cut the channel axis of {c.name}'s {x.shape} features")
             x = fit_to(x, self.size, self.fit)
         t = torch.from_numpy(np.ascontiguousarray(x, np.float32))
         return self.transform(t) if self.transform is not None else t

@@ -5,9 +5,10 @@ entropy coding.
     >>> x = features(image, codec="checkerboard", quality=0.5)  # doctest: +SKIP
 
 The layout is the codec's :meth:`~ncodec.codecs.base.LearnedCodec.features`: image codecs
-``M x h x w`` (``h, w`` the image's size / 16), the wavelet audio codec ``M x frames`` for one
-coded signal (``K x M x frames`` for ``K``, e.g. mid and side), the token codec ``D x frames``,
-HNeRV ``T x C x h x w``; image and audio latents are in quantization steps.
+``M x h x w`` (``h, w`` the image's size padded to the model's stride, / 16; / 8 for
+``wavelet-image``), the wavelet audio codecs ``M x frames`` for one coded signal
+(``K x M x frames`` for ``K``, e.g. mid and side), the token codec ``D x frames``, HNeRV
+``T x C x h x w``; image and audio latents are in quantization steps.
 """
 
 from __future__ import annotations
@@ -39,7 +40,12 @@ def features(source: bytes | str | os.PathLike | Media, codec: Optional[str] = N
         if source.kind != c.kind:
             raise NcodecError(f"{codec} codes {c.kind}, got {source.kind}")
         return torch.from_numpy(c.features(c.analyse(source, quality)))
-    data = bytes(source) if isinstance(source, (bytes, bytearray)) else Path(source).read_bytes()
+    if isinstance(source, (bytes, bytearray)):
+        data = bytes(source)
+    elif Path(source).is_file():
+        data = Path(source).read_bytes()
+    else:
+        raise NcodecError(f"{source} is not a file")
     container = Container.from_bytes(data)
     if codec is not None and container.codec != codec:
         raise FormatError(f"stream was made by codec {container.codec!r}, not {codec!r}")

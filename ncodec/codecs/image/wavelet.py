@@ -59,6 +59,8 @@ class WaveletImageModel(HyperpriorModel):
     def __init__(self, N: int = 32, M: int = 12, *, C: int = 96, levels: int = 2, wavelet: str = "bior4.4",
                  lambdas: tuple[float, ...] = DEFAULT_LAMBDAS, variable_rate: bool = True) -> None:
         LearnedImageModel.__init__(self)
+        if not 1 <= int(levels) <= 4:
+            raise ValueError(f"wavelet image model: levels must be 1..4, got {levels}")
         self.N, self.M, self.C, self.levels, self.wavelet = int(N), int(M), int(C), int(levels), str(wavelet)
         self.mean, self.variable_rate = True, bool(variable_rate)
         bands = 3 * 4 ** self.levels
