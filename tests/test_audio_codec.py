@@ -366,3 +366,32 @@ def test_a_mid_side_header_on_a_mono_stream_is_refused(music):
         bad = Container(c.codec, c.codec_version, c.media, c.chunks, params, c.weights, c.quality)
         with pytest.raises(CorruptStreamError, match="channel mode"):
             music.decode(bad.to_bytes())
+
+
+SHARED_MUSIC = SHARED_SPEECH.parent / "music"
+
+
+def test_shipped_music_weights_code_every_dev_music_clip_within_the_estimate():
+    """wavelet-music on 6 s of each dev music file (44.1 kHz stereo): mid/side streams, coded
+    chunks within 1 % + 64 bytes of the estimate, the exact shape back; and with the trained
+    hyperprior, a near-mono copy of a clip costs less than the clip itself (its side is small)."""
+    if not SHARED_MUSIC.is_dir():
+        pytest.skip("../shared/data/audio/music is not here")
+    from ncodec.codecs.audio.wavelet_codec import WaveletMusicCodec
+    from ncodec.media_io.audio import AUDIO_READ_EXTS, read_audio
+
+    codec = WaveletMusicCodec()
+    files = sorted(p for p in SHARED_MUSIC.iterdir() if p.suffix.lower() in AUDIO_READ_EXTS)
+    assert len(files) == 8
+    for f in files:
+        full = read_audio(f)
+        start = min(full.num_samples // 3, max(0, full.num_samples - 6 * full.sample_rate))
+        a = ncodec.Audio(np.ascontiguousarray(full.samples[:, start:start + 6 * full.sample_rate]), full.sample_rate)
+        c = codec.open(codec.encode(a, 0.5))
+        assert c.params.get("channels") == ("mid-side" if a.channels == 2 else None), f.name
+        n = codec.payload_bytes(c)
+        assert abs(n - codec.estimate_bits(a, 0.5) / 8) <= 0.01 * n + 64, f.name
+        assert codec.decode(c).samples.shape == a.samples.shape
+    mid = a.samples.mean(axis=0)
+    narrow = ncodec.Audio(np.stack([mid + 0.01 * (a.samples[0] - mid), mid - 0.01 * (a.samples[0] - mid)]), a.sample_rate)
+    assert codec.estimate_bits(narrow, 0.5) < codec.estimate_bits(a, 0.5)

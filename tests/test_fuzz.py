@@ -187,7 +187,7 @@ def _learned_mutate(c: Container, rng: np.random.Generator) -> bytes:
         return _mutate(c.to_bytes(), rng)
 
 
-@pytest.mark.parametrize("name", ["checkerboard", "hnerv", "wavelet-audio", "rvq-audio"])
+@pytest.mark.parametrize("name", ["checkerboard", "hnerv", "wavelet-audio", "wavelet-music", "rvq-audio"])
 def test_fuzz_learned_headers_and_payloads_behind_valid_checksums(name):
     data = (GOLDEN / f"{name}.ncd").read_bytes()
     ncodec.decode(data, max_memory=LEARNED_MEMORY)  # loads the model before memory is measured
@@ -214,7 +214,7 @@ def test_hostile_declared_size_is_refused_before_allocation():
     assert (resource.getrusage(resource.RUSAGE_SELF).ru_maxrss - rss0) / 1024 < MAX_RSS_GROWTH_MB
 
 
-@pytest.mark.parametrize("name", ["checkerboard", "hnerv", "wavelet-audio", "rvq-audio"])
+@pytest.mark.parametrize("name", ["checkerboard", "hnerv", "wavelet-audio", "wavelet-music", "rvq-audio"])
 def test_memory_limit_is_an_option(name):
     data = (GOLDEN / f"{name}.ncd").read_bytes()
     with pytest.raises(LimitError, match="over the limit of 1.0 KiB"):

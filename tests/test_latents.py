@@ -18,7 +18,7 @@ from ncodec.latents import LatentCodec
 GOLDEN = Path(__file__).resolve().parent / "golden"
 IMAGE = ["factorized", "hyperprior", "mean-scale", "checkerboard"]
 VIDEO = ["nerv", "hnerv"]
-AUDIO = ["wavelet-audio", "rvq-audio"]
+AUDIO = ["wavelet-audio", "wavelet-music", "rvq-audio"]
 
 
 def _no_synthesis(monkeypatch, codec):

@@ -58,6 +58,7 @@ ENTRIES: tuple[Entry, ...] = (
     Entry("mp3", "audio", _CLASSICAL_AUDIO, "Mp3Codec"),
     Entry("flac", "audio", _CLASSICAL_AUDIO, "FlacCodec"),
     Entry("wavelet-audio", "audio", _LEARNED_AUDIO_WAVELET, "WaveletAudioCodec"),
+    Entry("wavelet-music", "audio", _LEARNED_AUDIO_WAVELET, "WaveletMusicCodec"),
     Entry("rvq-audio", "audio", _LEARNED_AUDIO_TOKENS, "TokenAudioCodec"),
 )
 _BY_NAME = {e.name: e for e in ENTRIES}
